@@ -1,0 +1,101 @@
+"""`monitor run`: the long-running daemon.
+
+SIGTERM and SIGINT stop it cleanly: no new job starts, jobs in flight get a grace period to
+finish, and whatever is cut short is left to be redone (each story is one transaction; a
+delivery is marked sent only after apprise said so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec
+
+from monitor.models import Feed
+from monitor.poll import poll_feed
+from monitor.runtime import Runtime
+from monitor.scheduler import build_scheduler
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 30.0
+P = ParamSpec("P")
+
+
+class _InFlight:
+    """The jobs running right now, so that a stop can wait for them."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[object]] = set()
+
+    def guard(self, name: str, job: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+        """Wrap a job: record it while it runs; a bug in one job never kills the daemon."""
+
+        async def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self.tasks.add(task)
+            try:
+                await job(*args, **kwargs)
+            except Exception:
+                log.exception("%s crashed", name)
+            finally:
+                if task is not None:
+                    self.tasks.discard(task)
+
+        return run
+
+
+async def run_daemon(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+    """Poll and deliver until `stop` is set (or SIGTERM/SIGINT arrives)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    inflight = _InFlight()
+    deliver_lock = asyncio.Lock()
+
+    async def deliver() -> None:
+        async with deliver_lock:  # one sweep at a time keeps deliveries in order
+            report = await runtime.deliver()
+        if report.sent or report.failed or report.dead:
+            log.info(
+                "deliveries: %d sent, %d to retry, %d dead", report.sent, report.failed, report.dead
+            )
+
+    async with runtime.client() as client:
+        ctx = runtime.poll_context(client)
+
+        async def poll(feed: Feed) -> None:
+            result = await poll_feed(feed, ctx)
+            if result.alerts and not stop.is_set():
+                await deliver()  # new alerts go out now, not at the next sweep
+
+        scheduler = build_scheduler(
+            runtime.feeds,
+            poll=inflight.guard("poll", poll),
+            sweep=inflight.guard("delivery sweep", deliver),
+            sweep_every=runtime.settings.notify.check_every,
+        )
+        scheduler.start()
+        log.info(
+            "monitor running: %d feeds, %d watchlists, %d channels, store %s",
+            len(runtime.feeds),
+            len(runtime.settings.watchlists),
+            len(runtime.channels),
+            runtime.store.engine.url.render_as_string(hide_password=True),
+        )
+        await stop.wait()
+        # Pause first: shutting the scheduler down would cancel the jobs still running.
+        scheduler.pause()
+        if inflight.tasks:
+            log.info(
+                "stopping: waiting up to %.0fs for %d job(s)", GRACE_SECONDS, len(inflight.tasks)
+            )
+            await asyncio.wait(set(inflight.tasks), timeout=GRACE_SECONDS)
+        scheduler.shutdown(wait=False)  # cancels whatever outlived the grace period
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+    log.info("stopped")

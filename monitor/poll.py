@@ -1,0 +1,114 @@
+"""One poll of one feed: fetch, parse, skip what was seen, match, store alerts.
+
+A poll is idempotent: running it twice (at-least-once scheduling, a restart, a second process)
+never alerts twice, because each story is stored with its alerts in one transaction keyed by the
+story's identity, and the feed's cache validators are saved only after its stories are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from monitor.dedupe import identity_keys
+from monitor.errors import FeedError
+from monitor.fetch import NotModified, fetch_feed
+from monitor.match import Engine, snippet
+from monitor.models import Feed, Match, Story
+from monitor.parse import parse_feed
+from monitor.store import NewAlert, Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PollResult:
+    """What one poll did, for logs and the `once` summary."""
+
+    feed: str
+    error: str | None = None
+    not_modified: bool = False
+    stories: int = 0
+    new_stories: int = 0
+    alerts: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PollContext:
+    """Everything a poll needs, passed in (no globals): easy to build in tests."""
+
+    client: httpx.AsyncClient
+    store: Store
+    engine: Engine
+    routes: Mapping[str, tuple[tuple[str, str], ...]]
+    """watchlist name -> (channel, target key) pairs its alerts are delivered to."""
+    max_bytes: int
+    clock: Clock = utcnow
+
+
+async def poll_feed(feed: Feed, ctx: PollContext) -> PollResult:
+    """Poll `feed` once. Never raises for a feed problem: it is recorded and returned."""
+    validators = ctx.store.validators(feed.name, feed.url)
+    try:
+        result = await fetch_feed(
+            ctx.client, feed.url, validators=validators, max_bytes=ctx.max_bytes
+        )
+        if isinstance(result, NotModified):
+            ctx.store.record_feed_ok(feed.name, feed.url, None, ctx.clock())
+            return PollResult(feed=feed.name, not_modified=True)
+        stories = parse_feed(result.body, result.headers, feed_name=feed.name, url=result.url)
+    except FeedError as exc:
+        message = str(exc) or type(exc).__name__
+        log.warning("feed %r failed: %s", feed.name, message)
+        ctx.store.record_feed_error(feed.name, feed.url, message, ctx.clock())
+        return PollResult(feed=feed.name, error=message)
+
+    new_stories, alerts = ingest_stories(stories, ctx)
+    ctx.store.record_feed_ok(feed.name, feed.url, result.validators, ctx.clock())
+    log.info("feed %r: %d stories, %d new, %d alerts", feed.name, len(stories), new_stories, alerts)
+    return PollResult(feed=feed.name, stories=len(stories), new_stories=new_stories, alerts=alerts)
+
+
+def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int]:
+    """Match the stories not seen before and store each with its alerts. Returns (new, alerts)."""
+    keyed = [identity_keys(story) for story in stories]
+    new_stories = alerts = 0
+    for story, keys, unseen in zip(stories, keyed, ctx.store.unseen(keyed), strict=True):
+        if not unseen:
+            continue
+        matches = ctx.engine.match(story)
+        new_alerts = [_new_alert(story, match, ctx.routes) for match in matches]
+        if ctx.store.ingest(story, keys, new_alerts, ctx.clock()):
+            new_stories += 1
+            alerts += len(new_alerts)
+            for match in matches:
+                log.info(
+                    "alert: watchlist %r matched %r (%s)",
+                    match.watchlist,
+                    story.title,
+                    ", ".join(match.terms),
+                )
+    return new_stories, alerts
+
+
+def _new_alert(
+    story: Story, match: Match, routes: Mapping[str, tuple[tuple[str, str], ...]]
+) -> NewAlert:
+    text, highlight = snippet(story, match.hits[0])
+    return NewAlert(
+        watchlist=match.watchlist,
+        terms=match.terms,
+        snippet=text,
+        highlight=highlight,
+        targets=routes.get(match.watchlist, ()),
+    )

@@ -1,0 +1,124 @@
+"""Wiring: turn validated settings into the parts a poll and a delivery need.
+
+`monitor once` and `monitor run` share this, so both behave the same; only the driver differs
+(once: poll everything, deliver, exit; run: APScheduler).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import httpx
+
+from monitor.fetch import make_client
+from monitor.match import Engine, compile_engine
+from monitor.models import Feed
+from monitor.notify.outbox import Channel, DeliveryReport, deliver_due, target_key
+from monitor.poll import PollContext, PollResult, poll_feed
+from monitor.settings import Settings
+from monitor.store import PENDING, Store
+
+log = logging.getLogger(__name__)
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    return {
+        name: Channel(
+            name=name,
+            targets={target_key(url): url for url in channel.urls},
+            format=channel.format,
+        )
+        for name, channel in settings.channels.items()
+    }
+
+
+def build_routes(
+    settings: Settings, channels: dict[str, Channel]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """watchlist -> every (channel, target) its alerts go to: one delivery per target."""
+    return {
+        watchlist.name: tuple(
+            (name, key) for name in watchlist.notify for key in channels[name].targets
+        )
+        for watchlist in settings.watchlists
+    }
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    """The long-lived parts built from one config: store, compiled engine, channels, routes."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    channels: dict[str, Channel]
+    routes: dict[str, tuple[tuple[str, str], ...]]
+    feeds: list[Feed] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        store = Store.open(settings.storage.url)
+        channels = build_channels(settings)
+        return cls(
+            settings=settings,
+            store=store,
+            engine=compile_engine(settings.watchlist_models(), settings.entity_models()),
+            channels=channels,
+            routes=build_routes(settings, channels),
+            feeds=settings.feed_models(),
+        )
+
+    def client(self) -> httpx.AsyncClient:
+        return make_client(timeout=self.settings.fetch.timeout)
+
+    def poll_context(self, client: httpx.AsyncClient) -> PollContext:
+        return PollContext(
+            client=client,
+            store=self.store,
+            engine=self.engine,
+            routes=self.routes,
+            max_bytes=self.settings.fetch.max_bytes,
+        )
+
+    async def deliver(self) -> DeliveryReport:
+        return await deliver_due(
+            self.store,
+            self.channels,
+            horizon=timedelta(seconds=self.settings.notify.retry_horizon),
+        )
+
+    def pending(self) -> int:
+        return self.store.delivery_counts().get(PENDING, 0)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class OnceReport:
+    polls: Sequence[PollResult]
+    delivery: DeliveryReport
+    pending: int
+
+    @property
+    def failed_feeds(self) -> list[PollResult]:
+        return [poll for poll in self.polls if poll.error]
+
+
+async def run_once(runtime: Runtime) -> OnceReport:
+    """Poll every feed once (a few at a time), then send every delivery that is due."""
+    limit = asyncio.Semaphore(runtime.settings.fetch.concurrency)
+
+    async def bounded(feed: Feed, ctx: PollContext) -> PollResult:
+        async with limit:
+            return await poll_feed(feed, ctx)
+
+    async with runtime.client() as client:
+        ctx = runtime.poll_context(client)
+        polls = await asyncio.gather(*(bounded(feed, ctx) for feed in runtime.feeds))
+    delivery = await runtime.deliver()
+    return OnceReport(polls=polls, delivery=delivery, pending=runtime.pending())

@@ -1,0 +1,55 @@
+"""The polling schedule: one APScheduler interval job per feed, plus the delivery sweep.
+
+APScheduler 3.11 (the stable line) runs in-process on the asyncio loop. Jobs are idempotent
+(see `monitor.poll`), so at-least-once execution is all the scheduler has to give.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.models import Feed
+
+
+def build_scheduler(
+    feeds: list[Feed],
+    poll: Callable[[Feed], Awaitable[None]],
+    sweep: Callable[[], Awaitable[None]],
+    sweep_every: float,
+) -> AsyncIOScheduler:
+    """A scheduler (not started) that polls each feed at its interval, with jitter.
+
+    The first poll of each feed is spread over its jitter window, so a restart with a thousand
+    feeds does not hit every server in the same second.
+    """
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    now = datetime.now(UTC)
+    for feed in feeds:
+        spread = feed.jitter_seconds
+        scheduler.add_job(
+            poll,
+            IntervalTrigger(seconds=feed.interval_seconds, jitter=spread or None),
+            args=[feed],
+            id=f"poll:{feed.name}",
+            name=f"poll {feed.name}",
+            next_run_time=now + timedelta(seconds=random.uniform(0, spread)),
+            max_instances=1,  # a slow feed is never polled twice at once
+            coalesce=True,  # after a stall, poll once, not once per missed interval
+            misfire_grace_time=None,
+        )
+    scheduler.add_job(
+        sweep,
+        IntervalTrigger(seconds=sweep_every),
+        id="deliver",
+        name="deliver due alerts",
+        next_run_time=now,
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    return scheduler

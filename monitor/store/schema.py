@@ -1,0 +1,117 @@
+"""Tables, as SQLAlchemy Core. One schema for SQLite and PostgreSQL.
+
+Unique keys carry correctness, not application locks: `story_keys.key` makes "seen" atomic,
+`alerts (watchlist, story_id)` makes an alert exactly-once, `deliveries (alert_id, channel,
+target)` makes a delivery exactly-once, even with several daemon processes on one store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which has no time zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("store datetimes must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for long runs.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_polled_at", UTCDateTime()),
+    Column("last_ok_at", UTCDateTime()),
+    Column("last_error", Text),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("feed", String(200), nullable=False),
+    Column("guid", Text),
+    Column("link", Text),
+    Column("title", Text, nullable=False),
+    Column("published_at", UTCDateTime()),
+    Column("seen_at", UTCDateTime(), nullable=False),
+)
+
+story_keys = Table(
+    "story_keys",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("watchlist", String(200), nullable=False),
+    Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("terms", Text, nullable=False),  # JSON list
+    Column("snippet", Text, nullable=False),
+    Column("highlight_start", Integer),
+    Column("highlight_end", Integer),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("watchlist", "story_id", name="uq_alert_watchlist_story"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("alert_id", _Id, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("target", String(64), nullable=False),  # hash of the apprise URL, never the URL
+    Column("status", String(16), nullable=False),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("lease_until", UTCDateTime()),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    UniqueConstraint("alert_id", "channel", "target", name="uq_delivery"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+)

@@ -1,0 +1,82 @@
+"""The analyzer: how terms and story text are cut into folded words with original offsets."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.match.analysis import analyze, fold, phrase, spans, stem, words
+
+
+def _words(text: str) -> list[str]:
+    return [token.word for token in analyze(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Straße STRASSE", ["strasse", "strasse"]),
+        ("Müller MÜLLER Mu\u0308ller", ["müller", "müller", "müller"]),  # decomposed ü too
+        ("Starlink-Terminals", ["starlink", "terminals"]),
+        ("Tesla-Chef", ["tesla", "chef"]),
+        ("Musk’s Musk's Musk´s", ["musk's", "musk's", "musk's"]),
+        ("Musk' und O’Brien", ["musk", "und", "o'brien"]),
+        ("‘Musk’", ["musk"]),
+        ("Star\u00adlink Mu\u200bsk", ["starlink", "musk"]),
+        ("Aktienkurs\u200b", ["aktienkurs"]),
+        ("\u200bMusk\ufeff", ["musk"]),
+        ("ＭＵＳＫ ﬁnanz", ["musk", "finanz"]),  # full-width letters and a ligature
+        ("snake_case 2049er", ["snake", "case", "2049er"]),
+        ("Hindi। Punkt", ["hindi", "punkt"]),  # the danda is punctuation
+        ("हिन्दी", ["हिन्दी"]),  # vowel signs are combining marks, not word breaks
+        ("  \n\t ", []),
+    ],
+)
+def test_words(text: str, words: list[str]) -> None:
+    assert _words(text) == words
+
+
+def test_offsets_point_into_the_original_string() -> None:
+    text = "\tTesla: MUSKS Visionen\u200b – Mu\u200bsk’s Straße"
+    for token in analyze(text):
+        assert fold(text[token.start : token.end]) == token.word
+    assert [text[t.start : t.end] for t in analyze(text)] == [
+        "Tesla",
+        "MUSKS",
+        "Visionen",
+        "Mu\u200bsk’s",
+        "Straße",
+    ]
+
+
+def test_phrase_is_the_folded_words_of_a_term() -> None:
+    assert phrase("Elon  Musk") == ("elon", "musk")
+    assert phrase("Tesla-Chef") == ("tesla", "chef")
+    assert phrase("#") == ()
+
+
+@pytest.mark.parametrize(
+    ("word", "stemmed"),
+    [
+        ("musk", ""),
+        ("musks", "musk"),
+        ("musk's", "musk"),
+        ("muskeln", ""),
+        ("us", ""),  # a one-letter stem is no stem: the term `U` must not hit `us`
+        ("x's", ""),
+    ],
+)
+def test_stem_strips_possessive_endings(word: str, stemmed: str) -> None:
+    assert stem(word) == stemmed
+
+
+@pytest.mark.parametrize("text", ["@elon_musk und Mu\u200bsk’s Straße", "a\u0308b _x_ हिन्दी"])
+def test_words_and_spans_agree_with_analyze(text: str) -> None:
+    tokens = analyze(text)
+    assert words(text) == [t.word for t in tokens]
+    assert spans(text) == [(t.start, t.end) for t in tokens]
+    assert words("@elon_musk") == ["elon", "musk"]
+
+
+def test_diacritics_are_exact_by_default() -> None:
+    assert fold("Müller") != fold("Muller")
+    assert fold("Müller") != fold("Mueller")
