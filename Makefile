@@ -27,8 +27,8 @@ check-config: $(BIN)/monitor
 test: lint types pytest
 
 lint: $(BIN)/monitor
-	$(BIN)/ruff check monitor tests bench
-	$(BIN)/ruff format --check monitor tests bench
+	$(BIN)/ruff check monitor tests $(wildcard bench)
+	$(BIN)/ruff format --check monitor tests $(wildcard bench)
 
 types: $(BIN)/monitor
 	$(BIN)/mypy
