@@ -163,3 +163,7 @@ def setup_logging(level: str = "INFO", json: bool = False, *, stream: TextIO | N
     root.setLevel(numeric)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    # APScheduler logs every job run at INFO: only worth reading when debugging.
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING
+    )

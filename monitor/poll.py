@@ -104,7 +104,9 @@ def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int
 def _new_alert(
     story: Story, match: Match, routes: Mapping[str, tuple[tuple[str, str], ...]]
 ) -> NewAlert:
-    text, highlight = snippet(story, match.hits[0])
+    # The title is in the message already: show the first hit in the text when there is one.
+    first = next((hit for hit in match.hits if hit.field == "text"), match.hits[0])
+    text, highlight = snippet(story, first)
     return NewAlert(
         watchlist=match.watchlist,
         terms=match.terms,

@@ -201,6 +201,13 @@ def test_a_term_without_words_is_a_config_error() -> None:
 
 def test_no_match_is_an_empty_list() -> None:
     assert _engine("Musk").match(_story(title="Wetter", text="Sonne")) == []
+    assert compile_engine([], []).match(_story(title="Musk")) == []
+
+
+def test_fields_without_any_key_word_are_never_split_into_words() -> None:
+    engine = _engine("Elon Musk")
+    assert engine.scan(_story(title="Muskeln", text="Wetter: Sonne")).probes == 0
+    assert engine.scan(_story(title="Elon Musk")).probes > 0
 
 
 def test_the_engine_only_does_work_for_the_story_not_for_every_watchlist() -> None:

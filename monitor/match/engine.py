@@ -43,8 +43,7 @@ from typing import Any
 import ahocorasick
 
 from monitor.errors import ConfigError
-from monitor.match import analysis
-from monitor.match.analysis import fold, phrase, spans, stem
+from monitor.match.analysis import fold, phrase, spans, stem, words
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 __all__ = ["Engine", "Scan", "compile_engine"]
@@ -149,7 +148,7 @@ class Engine:
         return False
 
     def _scan_field(self, text: str, name: str, index: int, found: dict[int, list[Hit]]) -> int:
-        found_words = analysis.words(text)
+        found_words = words(text)
         stems = list(map(stem, found_words))
         count = len(found_words)
         at_root = self._root.children.get
@@ -190,7 +189,7 @@ class Engine:
 
     def _scan_tag(self, text: str, index: int, found: dict[int, list[Hit]]) -> int:
         """`#Name` terms hit a category that is the name run together (`ElonMusk`)."""
-        term_ids = self._tags.get("".join(analysis.words(text)), []) if self._tags else []
+        term_ids = self._tags.get("".join(words(text)), []) if self._tags else []
         if term_ids:
             offsets = spans(text)
             for term_id in term_ids:
@@ -223,7 +222,7 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
             phrases = phrases_of.get(text)
             if phrases is None:
                 names = _entity_names(text, known) if is_entity else [text]
-                phrases = [words for words in dict.fromkeys(map(phrase, names)) if words]
+                phrases = [seq for seq in dict.fromkeys(map(phrase, names)) if seq]
                 phrases_of[text] = phrases
             if not phrases:
                 raise ConfigError(
@@ -232,14 +231,14 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
             term_id = len(terms.texts)
             terms.texts.append(text)
             terms.watchlists.append(index)
-            for words in phrases:
-                _insert(root, words, term_id)
-                key = max(words, key=len)  # the longest word: the rarest, as a rule
+            for sequence in phrases:
+                _insert(root, sequence, term_id)
+                key = max(sequence, key=len)  # the longest word: the rarest, as a rule
                 if key not in gate_keys:
                     gate_keys.add(key)
                     gate.add_word(key, len(key))
                 if is_entity:
-                    tags.setdefault("".join(words), []).append(term_id)
+                    tags.setdefault("".join(sequence), []).append(term_id)
     if not gate_keys:
         return Engine(watchlists, terms, root, tags, None)
     gate.make_automaton()
@@ -254,9 +253,9 @@ def _entity_names(term: str, known: dict[tuple[str, ...], list[str]]) -> list[st
     return known.get(phrase(name), [name])
 
 
-def _insert(root: _Node, words: tuple[str, ...], term_id: int) -> None:
+def _insert(root: _Node, sequence: tuple[str, ...], term_id: int) -> None:
     node = root
-    for word in words:
+    for word in sequence:
         child = node.children.get(word)
         if child is None:
             child = node.children[word] = _Node()
