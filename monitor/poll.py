@@ -58,23 +58,23 @@ class PollContext:
 
 async def poll_feed(feed: Feed, ctx: PollContext) -> PollResult:
     """Poll `feed` once. Never raises for a feed problem: it is recorded and returned."""
-    validators = ctx.store.validators(feed.name, feed.url)
+    validators = ctx.store.feeds.validators(feed.name, feed.url)
     try:
         result = await fetch_feed(
             ctx.client, feed.url, validators=validators, max_bytes=ctx.max_bytes
         )
         if isinstance(result, NotModified):
-            ctx.store.record_feed_ok(feed.name, feed.url, None, ctx.clock())
+            ctx.store.feeds.record_ok(feed.name, feed.url, None, ctx.clock())
             return PollResult(feed=feed.name, not_modified=True)
         stories = parse_feed(result.body, result.headers, feed_name=feed.name, url=result.url)
     except FeedError as exc:
         message = str(exc) or type(exc).__name__
         log.warning("feed %r failed: %s", feed.name, message)
-        ctx.store.record_feed_error(feed.name, feed.url, message, ctx.clock())
+        ctx.store.feeds.record_error(feed.name, feed.url, message, ctx.clock())
         return PollResult(feed=feed.name, error=message)
 
     new_stories, alerts = ingest_stories(stories, ctx)
-    ctx.store.record_feed_ok(feed.name, feed.url, result.validators, ctx.clock())
+    ctx.store.feeds.record_ok(feed.name, feed.url, result.validators, ctx.clock())
     log.info("feed %r: %d stories, %d new, %d alerts", feed.name, len(stories), new_stories, alerts)
     return PollResult(feed=feed.name, stories=len(stories), new_stories=new_stories, alerts=alerts)
 
@@ -83,12 +83,12 @@ def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int
     """Match the stories not seen before and store each with its alerts. Returns (new, alerts)."""
     keyed = [identity_keys(story) for story in stories]
     new_stories = alerts = 0
-    for story, keys, unseen in zip(stories, keyed, ctx.store.unseen(keyed), strict=True):
+    for story, keys, unseen in zip(stories, keyed, ctx.store.stories.unseen(keyed), strict=True):
         if not unseen:
             continue
         matches = ctx.engine.match(story)
         new_alerts = [_new_alert(story, match, ctx.routes) for match in matches]
-        if ctx.store.ingest(story, keys, new_alerts, ctx.clock()):
+        if ctx.store.stories.ingest(story, keys, new_alerts, ctx.clock()):
             new_stories += 1
             alerts += len(new_alerts)
             for match in matches:

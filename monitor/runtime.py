@@ -92,7 +92,7 @@ class Runtime:
         )
 
     def pending(self) -> int:
-        return self.store.delivery_counts().get(PENDING, 0)
+        return self.store.outbox.counts().get(PENDING, 0)
 
     def close(self) -> None:
         self.store.close()

@@ -44,63 +44,67 @@ def store(store_url: str) -> Store:
 
 def test_ingest_is_exactly_once_by_any_key(store: Store) -> None:
     first = story(1)
-    assert store.ingest(first, identity_keys(first), [alert("w", ("c", "t"))], NOW)
+    assert store.stories.ingest(first, identity_keys(first), [alert("w", ("c", "t"))], NOW)
     # The same guid again, or the same link under a new guid: seen, nothing new.
-    assert not store.ingest(first, identity_keys(first), [alert("w", ("c", "t"))], NOW)
+    assert not store.stories.ingest(first, identity_keys(first), [alert("w", ("c", "t"))], NOW)
     relinked = story(1, guid="other-guid")
-    assert store.unseen([identity_keys(relinked)]) == [False]
-    assert not store.ingest(relinked, identity_keys(relinked), [alert("w")], NOW)
+    assert store.stories.unseen([identity_keys(relinked)]) == [False]
+    assert not store.stories.ingest(relinked, identity_keys(relinked), [alert("w")], NOW)
     # ... and the new guid was learned: a later copy with only that guid is seen too.
     only_guid = story(1, guid="other-guid", link="https://example.org/moved")
-    assert store.unseen([identity_keys(only_guid)]) == [False]
-    assert store.alert_count() == 1
-    assert store.delivery_counts() == {PENDING: 1}
+    assert store.stories.unseen([identity_keys(only_guid)]) == [False]
+    assert store.stories.alert_count() == 1
+    assert store.outbox.counts() == {PENDING: 1}
 
 
 def test_store_survives_reopen(store_url: str) -> None:
     first = Store.open(store_url)
-    assert first.ingest(story(1), identity_keys(story(1)), [], NOW)
-    first.record_feed_ok("f", "http://x/f.xml", Validators(etag='"e1"', last_modified="lm"), NOW)
+    assert first.stories.ingest(story(1), identity_keys(story(1)), [], NOW)
+    first.feeds.record_ok("f", "http://x/f.xml", Validators(etag='"e1"', last_modified="lm"), NOW)
     first.close()
     again = Store.open(store_url)
-    assert not again.ingest(story(1), identity_keys(story(1)), [], NOW)
-    assert again.validators("f", "http://x/f.xml") == Validators(etag='"e1"', last_modified="lm")
+    assert not again.stories.ingest(story(1), identity_keys(story(1)), [], NOW)
+    assert again.feeds.validators("f", "http://x/f.xml") == Validators(
+        etag='"e1"', last_modified="lm"
+    )
     # A changed feed URL forgets the validators: they belong to the old URL.
-    assert again.validators("f", "http://x/other.xml") == Validators()
+    assert again.feeds.validators("f", "http://x/other.xml") == Validators()
     again.close()
 
 
 def test_feed_errors_count_up_and_reset(store: Store) -> None:
-    store.record_feed_error("f", "http://x", "HTTP 500", NOW)
-    store.record_feed_error("f", "http://x", "HTTP 502", NOW)
-    [state] = store.feed_states()
+    store.feeds.record_error("f", "http://x", "HTTP 500", NOW)
+    store.feeds.record_error("f", "http://x", "HTTP 502", NOW)
+    [state] = store.feeds.all()
     assert (state.consecutive_failures, state.last_error) == (2, "HTTP 502")
-    store.record_feed_ok("f", "http://x", None, NOW)
-    [state] = store.feed_states()
+    store.feeds.record_ok("f", "http://x", None, NOW)
+    [state] = store.feeds.all()
     assert (state.consecutive_failures, state.last_error, state.last_ok_at) == (0, None, NOW)
 
 
 def test_outbox_lease_send_retry_dead(store: Store) -> None:
-    store.ingest(story(1), identity_keys(story(1)), [alert("w", ("c", "t1"), ("c", "t2"))], NOW)
-    due = store.due_deliveries(NOW)
+    store.stories.ingest(
+        story(1), identity_keys(story(1)), [alert("w", ("c", "t1"), ("c", "t2"))], NOW
+    )
+    due = store.outbox.due(NOW)
     assert [(d.channel, d.target) for d in due] == [("c", "t1"), ("c", "t2")]
     assert due[0].message.title == "Story 1"
     assert due[0].message.terms == ("Musk",)
     assert due[0].message.highlight == (2, 6)
     # A lease keeps a second worker off the same delivery until it expires.
-    assert store.claim(due[0].id, NOW, timedelta(minutes=5))
-    assert not store.claim(due[0].id, NOW, timedelta(minutes=5))
-    assert [d.id for d in store.due_deliveries(NOW)] == [due[1].id]
-    store.mark_sent(due[0].id, NOW)
+    assert store.outbox.claim(due[0].id, NOW, timedelta(minutes=5))
+    assert not store.outbox.claim(due[0].id, NOW, timedelta(minutes=5))
+    assert [d.id for d in store.outbox.due(NOW)] == [due[1].id]
+    store.outbox.mark_sent(due[0].id, NOW)
     # A failure is retried at its time, not before; a dead one is never due again.
-    store.mark_failed(due[1].id, "SMTP down", NOW + timedelta(minutes=1))
-    assert store.due_deliveries(NOW) == []
-    [retry] = store.due_deliveries(NOW + timedelta(minutes=2))
+    store.outbox.mark_failed(due[1].id, "SMTP down", NOW + timedelta(minutes=1))
+    assert store.outbox.due(NOW) == []
+    [retry] = store.outbox.due(NOW + timedelta(minutes=2))
     assert (retry.attempts, retry.last_error) == (1, "SMTP down")
-    store.mark_failed(retry.id, "still down", None)
-    assert store.due_deliveries(NOW + timedelta(days=2)) == []
-    assert store.delivery_counts() == {SENT: 1, DEAD: 1}
-    [dead] = store.deliveries([DEAD])
+    store.outbox.mark_failed(retry.id, "still down", None)
+    assert store.outbox.due(NOW + timedelta(days=2)) == []
+    assert store.outbox.counts() == {SENT: 1, DEAD: 1}
+    [dead] = store.outbox.list([DEAD])
     assert dead.last_error == "still down"
 
 
@@ -113,4 +117,4 @@ def test_unreachable_store_is_a_clear_error() -> None:
 
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StoreError):
-        store.record_feed_ok("f", "u", None, datetime(2026, 1, 1))
+        store.feeds.record_ok("f", "u", None, datetime(2026, 1, 1))

@@ -66,22 +66,22 @@ async def deliver_due(
 ) -> DeliveryReport:
     """Send every delivery whose time has come, one target at a time, in creation order."""
     sent = failed = dead = 0
-    for delivery in store.due_deliveries(clock(), limit=limit):
-        if not store.claim(delivery.id, clock(), LEASE):
+    for delivery in store.outbox.due(clock(), limit=limit):
+        if not store.outbox.claim(delivery.id, clock(), LEASE):
             continue  # another worker holds it
         ok, error = await _attempt(delivery, channels)
         now = clock()
         if ok:
-            store.mark_sent(delivery.id, now)
+            store.outbox.mark_sent(delivery.id, now)
             sent += 1
             continue
         retry_at = now + timedelta(seconds=retry_delay(delivery.attempts + 1))
         if retry_at > delivery.created_at + horizon or error.startswith("not configured"):
-            store.mark_failed(delivery.id, error, None)
+            store.outbox.mark_failed(delivery.id, error, None)
             log.error("delivery %d to channel %r is dead: %s", delivery.id, delivery.channel, error)
             dead += 1
         else:
-            store.mark_failed(delivery.id, error, retry_at)
+            store.outbox.mark_failed(delivery.id, error, retry_at)
             log.warning(
                 "delivery %d to channel %r failed (attempt %d), retrying at %s: %s",
                 delivery.id,

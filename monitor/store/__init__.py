@@ -1,5 +1,8 @@
 """Persistence: SQLite by default (WAL mode), PostgreSQL through the same code."""
 
-from monitor.store.database import DEAD, PENDING, SENT, Delivery, FeedState, NewAlert, Store
+from monitor.store.feeds import FeedState
+from monitor.store.outbox import DEAD, PENDING, SENT, Delivery
+from monitor.store.store import Store
+from monitor.store.stories import NewAlert
 
 __all__ = ["DEAD", "PENDING", "SENT", "Delivery", "FeedState", "NewAlert", "Store"]
