@@ -107,3 +107,5 @@ class AlertMessage:
     highlight: tuple[int, int] | None = None
     """Start and end of the first hit inside `snippet`, for formats that can mark it."""
     published: datetime | None = None
+    also_in: tuple[str, ...] = ()
+    """Other outlets that carried the same story (near-duplicates in its cluster)."""

@@ -104,7 +104,7 @@ def test_outbox_lease_send_retry_dead(store: Store) -> None:
     store.outbox.mark_failed(retry.id, "still down", None)
     assert store.outbox.due(NOW + timedelta(days=2)) == []
     assert store.outbox.counts() == {SENT: 1, DEAD: 1}
-    [dead] = store.outbox.list([DEAD])
+    [dead] = store.outbox.by_status([DEAD])
     assert dead.last_error == "still down"
 
 

@@ -48,7 +48,7 @@ class Outbox:
         with self._db.transaction() as conn:
             return [_delivery(row) for row in conn.execute(query).all()]
 
-    def list(self, statuses: Sequence[str] = (PENDING, DEAD)) -> list[Delivery]:
+    def by_status(self, statuses: Sequence[str] = (PENDING, DEAD)) -> list[Delivery]:
         query = _delivery_query().where(deliveries.c.status.in_(list(statuses)))
         with self._db.transaction() as conn:
             return [_delivery(row) for row in conn.execute(query.order_by(deliveries.c.id))]
