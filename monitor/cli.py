@@ -4,6 +4,8 @@
     monitor once         poll every feed once, deliver, exit (cron, tests)
     monitor check        validate the config and summarise it
     monitor test-notify  send a test message to one channel
+    monitor match        try watchlists or a query on feed files, URLs or text files
+    monitor deliveries   list pending/failing/dead deliveries; `retry` requeues them
 
 Exit codes: 0 it ran (feeds that failed are reported, not fatal); 1 a test notification
 failed; 2 the config is invalid; 3 the store cannot be opened.
@@ -65,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     test = sub.add_parser("test-notify", parents=[common], help="send a test message")
     test.add_argument("channel", metavar="CHANNEL", help="a channel name from [channels]")
     test.set_defaults(handler=_cmd_test_notify)
+    from monitor.deliveries import add_parser as add_deliveries
+
+    add_deliveries(sub, common, _cmd_deliveries)
+    from monitor.trymatch import add_parser as add_match
+
+    add_match(sub, common, _load)
     return parser
 
 
@@ -109,10 +117,18 @@ def _cmd_once(args: argparse.Namespace) -> int:
     line = f"deliveries: {delivery.sent} sent, {delivery.failed} failed"
     if delivery.dead:
         line += f", {delivery.dead} dead"
+    if delivery.held:
+        line += f", {delivery.held} held for a digest or quiet hours"
     if report.pending:
         line += f"; {report.pending} pending (retried by the next run)"
     print(line)
     return EXIT_OK
+
+
+def _cmd_deliveries(args: argparse.Namespace) -> int:
+    from monitor.deliveries import run
+
+    return run(args, _load(args))
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -73,11 +73,22 @@ async def run_daemon(runtime: Runtime, stop: asyncio.Event | None = None) -> Non
             if result.alerts and not stop.is_set():
                 await deliver()  # new alerts go out now, not at the next sweep
 
+        async def housekeeping() -> None:
+            pruned = runtime.prune()
+            if pruned:
+                log.info("pruned %d stories older than the retention horizon", pruned)
+
         scheduler = build_scheduler(
             runtime.feeds,
             poll=inflight.guard("poll", poll),
             sweep=inflight.guard("delivery sweep", deliver),
             sweep_every=runtime.settings.notify.check_every,
+            digests={
+                name: channel.digest.trigger
+                for name, channel in runtime.channels.items()
+                if channel.digest is not None
+            },
+            housekeeping=inflight.guard("housekeeping", housekeeping),
         )
         scheduler.start()
         log.info(

@@ -25,6 +25,10 @@ class Entity:
 
     name: str
     aliases: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    """Context phrases: a bare alias counts only in a story with at least one of them."""
+    exclude: tuple[str, ...] = ()
+    """Phrases that veto an alias hit they overlap or stand near (`musk ox`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -32,12 +36,16 @@ class Watchlist:
     """What a user watches and where alerts go.
 
     `terms` are OR-ed: `#Name` is an entity (or a feed category of that name), anything else
-    a keyword or phrase matched as whole words.
+    a keyword or phrase matched as whole words. `query` is a boolean query (see
+    `monitor.match.query`), OR-ed with the terms.
     """
 
     name: str
-    terms: tuple[str, ...]
+    terms: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
+    query: str | None = None
+    fold_diacritics: bool = False
+    """Match `Müller`, `Mueller` and `Muller` alike (diacritics are exact by default)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -13,9 +13,12 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
 from monitor.models import Story
+from monitor.urls import TRACKING_PARAMS, canonical_url
+
+__all__ = ["TRACKING_PARAMS", "canonical_url", "clean_title", "html_to_text", "story_from_entry"]
 
 MAX_TEXT_CHARS = 100_000
 """Plain text kept per story: a long article is ~30k; a hostile entry must not blow memory."""
@@ -23,31 +26,6 @@ MAX_HTML_CHARS = 1_000_000
 """HTML looked at per field, before conversion, for the same reason."""
 MAX_TITLE_CHARS = 1_000
 MAX_CATEGORIES = 50
-
-TRACKING_PARAMS = frozenset(
-    {
-        # Google Analytics / Ads, Microsoft, Yandex, DoubleClick
-        "gclid", "gclsrc", "dclid", "msclkid", "yclid", "_ga", "_gl",
-        # Facebook, Instagram, Twitter/X
-        "fbclid", "igshid", "twclid",
-        # Mailchimp, HubSpot, Marketo
-        "mc_cid", "mc_eid", "_hsenc", "_hsmi", "mkt_tok",
-        # Webtrekk / Mapp (German publishers), AT Internet, comScore
-        "wt_mc", "wt_zmc", "wt.mc", "at_medium", "at_campaign", "at_campaign_type",
-        "at_creation", "at_format", "at_link", "at_send_date", "ns_mchannel", "ns_source",
-        "ns_campaign", "ns_linkname", "ns_fee",
-        # Referral / campaign tags of news sites (Twitter, CNN, MSN, AT Internet, NYT,
-        # Daily Mail's ito=1490 on every feed link)
-        "ref", "ref_src", "cmpid", "ocid", "xtor", "smid", "emc", "ito",
-    }
-)  # fmt: skip
-"""Query parameters that identify how a reader arrived, not what they read (lower-case).
-
-Every parameter starting with `utm_` goes too. Dropping them makes the same article reached
-from two feeds (or two campaigns) one URL, so dedupe sees one story. Only names that mean
-tracking everywhere belong here: dropping one that selects the article (`id`, `cid`, `mod`
-on some CMSs) would merge two stories and lose an alert, which is worse than a duplicate.
-"""
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 """Invisible characters that split words for matching: zero-width space/non-joiner/joiner,
@@ -73,7 +51,6 @@ _INVISIBLE = str.maketrans(dict.fromkeys(ZERO_WIDTH))
 _WHITESPACE = re.compile(r"\s+")
 _LOOKS_LIKE_HTML = re.compile(r"<[a-z/!]|&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);", re.IGNORECASE)
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Elements whose content is not text a reader sees.
 _SKIP_TAGS = frozenset({"script", "style", "template", "noscript", "svg", "head"})
@@ -113,31 +90,6 @@ def story_from_entry(
         published=_published(entry),
         language=_language(_detail(entry, "title").get("language") or language),
     )
-
-
-def canonical_url(url: str) -> str:
-    """One spelling per article: the form dedupe compares.
-
-    Lower-case scheme and host, no default port, no credentials, an empty path becomes `/`,
-    tracking parameters (`TRACKING_PARAMS`, `utm_*`) dropped. The remaining parameters keep
-    their order and exact spelling: some servers care, and links must keep working when
-    clicked. The fragment goes (it never selects another article), except a `#!` hash-bang,
-    which is a route in single-page sites.
-
-    Raises ValueError for anything but an absolute http(s) URL.
-    """
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").rstrip(".")
-    if scheme not in _DEFAULT_PORTS or not host:
-        raise ValueError(f"not an absolute http(s) URL: {url!r}")
-    port = parts.port  # raises ValueError for a bad port
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{port}"
-    query = "&".join(param for param in parts.query.split("&") if param and not _is_tracking(param))
-    fragment = parts.fragment if parts.fragment.startswith("!") else ""
-    return urlunsplit((scheme, netloc, parts.path or "/", query, fragment))
 
 
 def html_to_text(html: str) -> str:
@@ -301,8 +253,3 @@ def _language(tag: object) -> str | None:
         return None
     primary = tag.strip().replace("_", "-").split("-", 1)[0].lower()
     return primary if _LANGUAGE.fullmatch(primary) else None
-
-
-def _is_tracking(param: str) -> bool:
-    name = unquote_plus(param.split("=", 1)[0]).strip().lower()
-    return name in TRACKING_PARAMS or name.startswith("utm_")

@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 
 import httpx
 
-from monitor.dedupe import identity_keys
+from monitor.dedupe import identify
 from monitor.errors import FeedError
 from monitor.fetch import NotModified, fetch_feed
 from monitor.match import Engine, snippet
 from monitor.models import Feed, Match, Story
 from monitor.parse import parse_feed
 from monitor.store import NewAlert, Store
+from monitor.store.stories import Status
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +81,35 @@ async def poll_feed(feed: Feed, ctx: PollContext) -> PollResult:
 
 
 def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int]:
-    """Match the stories not seen before and store each with its alerts. Returns (new, alerts)."""
-    keyed = [identity_keys(story) for story in stories]
+    """Match the stories that are new or changed and store each with its alerts.
+
+    Returns (stored, alerts). Seen stories cost one batched key lookup and no matching; the
+    store decides atomically which matches alert (once per watchlist and story cluster, and
+    for a changed story only watchlists that did not match it before).
+    """
+    identities = [identify(story) for story in stories]
+    statuses = ctx.store.stories.status(identities)
     new_stories = alerts = 0
-    for story, keys, unseen in zip(stories, keyed, ctx.store.stories.unseen(keyed), strict=True):
-        if not unseen:
+    for story, ident, status in zip(stories, identities, statuses, strict=True):
+        if status is Status.SEEN:
             continue
         matches = ctx.engine.match(story)
         new_alerts = [_new_alert(story, match, ctx.routes) for match in matches]
-        if ctx.store.stories.ingest(story, keys, new_alerts, ctx.clock()):
-            new_stories += 1
-            alerts += len(new_alerts)
-            for match in matches:
-                log.info(
-                    "alert: watchlist %r matched %r (%s)",
-                    match.watchlist,
-                    story.title,
-                    ", ".join(match.terms),
-                )
+        result = ctx.store.stories.ingest(story, ident, new_alerts, ctx.clock())
+        if not result:
+            continue
+        new_stories += status is Status.NEW
+        alerts += result.alerts
+        if result.joined and status is Status.NEW:
+            log.info("story %r joins cluster %s (near-duplicate)", story.title, result.cluster_id)
+        for match in matches:
+            log.info(
+                "match: watchlist %r matched %r (%s)%s",
+                match.watchlist,
+                story.title,
+                ", ".join(match.terms),
+                "" if result.alerts else " - already alerted for this story",
+            )
     return new_stories, alerts
 
 

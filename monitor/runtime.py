@@ -10,14 +10,17 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
 from monitor.fetch import make_client
 from monitor.match import Engine, compile_engine
 from monitor.models import Feed
+from monitor.notify.health import HealthPolicy
+from monitor.notify.hold import digest, quiet_hours
 from monitor.notify.outbox import Channel, DeliveryReport, deliver_due, target_key
+from monitor.notify.render import Templates
 from monitor.poll import PollContext, PollResult, poll_feed
 from monitor.settings import Settings
 from monitor.store import PENDING, Store
@@ -26,26 +29,37 @@ log = logging.getLogger(__name__)
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
-    return {
-        name: Channel(
+    channels = {}
+    for name, channel in settings.channels.items():
+        tz = channel.timezone or settings.notify.timezone
+        channels[name] = Channel(
             name=name,
             targets={target_key(url): url for url in channel.urls},
             format=channel.format,
+            min_interval=channel.min_interval or 0.0,
+            digest=digest(channel.digest, tz) if channel.digest else None,
+            quiet=quiet_hours(channel.quiet_hours, tz) if channel.quiet_hours else None,
+            burst=channel.burst,
+            templates=Templates(alert=channel.template, batch=channel.digest_template),
         )
-        for name, channel in settings.channels.items()
-    }
+    return channels
 
 
 def build_routes(
     settings: Settings, channels: dict[str, Channel]
 ) -> dict[str, tuple[tuple[str, str], ...]]:
-    """watchlist -> every (channel, target) its alerts go to: one delivery per target."""
-    return {
-        watchlist.name: tuple(
-            (name, key) for name in watchlist.notify for key in channels[name].targets
+    """watchlist -> every (channel, target) its alerts go to: one delivery per target.
+
+    A watchlist that names no channel goes to `notify.default_channel`, if there is one.
+    """
+    default = settings.notify.default_channel
+    routes = {}
+    for watchlist in settings.watchlists:
+        names = list(watchlist.notify) or ([default] if default else [])
+        routes[watchlist.name] = tuple(
+            (name, key) for name in names for key in channels[name].targets
         )
-        for watchlist in settings.watchlists
-    }
+    return routes
 
 
 @dataclass(kw_only=True)
@@ -62,6 +76,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         store = Store.open(settings.storage.url)
+        store.stories.window = timedelta(seconds=settings.dedupe.window)
         channels = build_channels(settings)
         return cls(
             settings=settings,
@@ -85,11 +100,22 @@ class Runtime:
         )
 
     async def deliver(self) -> DeliveryReport:
+        notify = self.settings.notify
         return await deliver_due(
             self.store,
             self.channels,
-            horizon=timedelta(seconds=self.settings.notify.retry_horizon),
+            horizon=timedelta(seconds=notify.retry_horizon),
+            send_timeout=notify.send_timeout,
+            health=HealthPolicy(
+                failing_after=timedelta(seconds=notify.failing_after),
+                alert_channel=notify.alert_channel,
+            ),
         )
+
+    def prune(self) -> int:
+        """Forget stories older than `dedupe.retention` (their keys stay as tombstones)."""
+        horizon = timedelta(seconds=self.settings.dedupe.retention)
+        return self.store.stories.prune(datetime.now(UTC), horizon)
 
     def pending(self) -> int:
         return self.store.outbox.counts().get(PENDING, 0)
@@ -121,4 +147,5 @@ async def run_once(runtime: Runtime) -> OnceReport:
         ctx = runtime.poll_context(client)
         polls = await asyncio.gather(*(bounded(feed, ctx) for feed in runtime.feeds))
     delivery = await runtime.deliver()
+    runtime.prune()
     return OnceReport(polls=polls, delivery=delivery, pending=runtime.pending())

@@ -1,4 +1,8 @@
-"""The polling schedule: one APScheduler interval job per feed, plus the delivery sweep.
+"""The polling schedule: one APScheduler interval job per feed, the delivery sweep, and an
+hourly housekeeping job that prunes stories past the retention horizon.
+
+Digest channels add a cron job each: at the digest time it runs the delivery sweep, which sends
+the digest (the sweep decides what is due; the cron job only makes it punctual).
 
 APScheduler 3.11 (the stable line) runs in-process on the asyncio loop. Jobs are idempotent
 (see `monitor.poll`), so at-least-once execution is all the scheduler has to give.
@@ -7,10 +11,11 @@ APScheduler 3.11 (the stable line) runs in-process on the asyncio loop. Jobs are
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.models import Feed
@@ -21,6 +26,8 @@ def build_scheduler(
     poll: Callable[[Feed], Awaitable[None]],
     sweep: Callable[[], Awaitable[None]],
     sweep_every: float,
+    digests: Mapping[str, CronTrigger] | None = None,
+    housekeeping: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler (not started) that polls each feed at its interval, with jitter.
 
@@ -52,4 +59,25 @@ def build_scheduler(
         coalesce=True,
         misfire_grace_time=None,
     )
+    for channel, trigger in (digests or {}).items():
+        scheduler.add_job(
+            sweep,
+            trigger,
+            id=f"digest:{channel}",
+            name=f"digest for channel {channel}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+    if housekeeping is not None:
+        scheduler.add_job(
+            housekeeping,
+            IntervalTrigger(hours=1),
+            id="housekeeping",
+            name="prune old stories",
+            next_run_time=now + timedelta(minutes=1),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
     return scheduler

@@ -15,8 +15,16 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor.errors import ConfigError
@@ -50,6 +58,47 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_DIGEST = re.compile(
+    r"hourly|daily (\d{1,2}):(\d{2})|weekly (mon|tue|wed|thu|fri|sat|sun) (\d{1,2}):(\d{2})"
+)
+_QUIET = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
+
+
+def _clock_ok(*parts: str | None) -> bool:
+    """Whether (hour, minute) pairs among `parts` are real times of day."""
+    numbers = [int(p) for p in parts if p is not None and p.isdigit()]
+    return all(h < 24 and m < 60 for h, m in zip(numbers[::2], numbers[1::2], strict=True))
+
+
+def parse_digest(value: object) -> str:
+    """`"hourly"`, `"daily 08:00"` or `"weekly mon 08:00"`, normalized to lower case."""
+    text = " ".join(str(value).lower().split()) if isinstance(value, str) else ""
+    match = _DIGEST.fullmatch(text)
+    if match is None or not _clock_ok(*match.groups()):
+        raise ValueError("expected 'hourly', 'daily HH:MM' or 'weekly mon HH:MM'")
+    return text
+
+
+def parse_quiet_hours(value: object) -> str:
+    """`"22:00-07:00"`: a window of local time that may wrap past midnight."""
+    match = _QUIET.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or not _clock_ok(*match.groups()) or match.group(1, 2) == match.group(3, 4):
+        raise ValueError("expected a window such as '22:00-07:00'")
+    return "{:02d}:{:02d}-{:02d}:{:02d}".format(*map(int, match.groups()))
+
+
+def parse_timezone(value: object) -> str:
+    """An IANA time zone name such as `Europe/Berlin`."""
+    try:
+        return ZoneInfo(str(value)).key if isinstance(value, str) else ZoneInfo("").key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as 'Europe/Berlin' or 'UTC'") from None
+
+
+DigestSpec = Annotated[str, BeforeValidator(parse_digest)]
+QuietHours = Annotated[str, BeforeValidator(parse_quiet_hours)]
+TimeZone = Annotated[str, BeforeValidator(parse_timezone)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
@@ -80,16 +129,49 @@ class FeedConfig(_Section):
 class ChannelConfig(_Section):
     urls: list[NonEmptyStr] = Field(min_length=1)
     format: Literal["text", "markdown", "html"] = "markdown"
+    min_interval: Duration | None = None
+    """Least time between two messages to one URL of the channel (deferred, never dropped)."""
+    digest: DigestSpec | None = None
+    """Hold alerts and send one message per period: hourly, "daily 08:00", "weekly mon 08:00"."""
+    quiet_hours: QuietHours | None = None
+    """A local-time window ("22:00-07:00") in which alerts are held, then sent as one batch."""
+    timezone: TimeZone | None = None
+    """Time zone of `digest` and `quiet_hours`; default `notify.timezone`."""
+    burst: int = Field(default=10, ge=1)
+    """More alerts than this for one URL in one sweep go as one grouped message."""
+    template: NonEmptyStr | None = None
+    """Jinja2 template of one alert: a file path (relative to the config file) or the text."""
+    digest_template: NonEmptyStr | None = None
+    """Jinja2 template of a digest, quiet-hours batch or burst: a file path or the text."""
 
 
 class EntityConfig(_Section):
     aliases: list[NonEmptyStr] = []
+    require: list[NonEmptyStr] = []
+    """Context phrases: a bare alias counts only in a story that has one of them."""
+    exclude: list[NonEmptyStr] = []
+    """Phrases that veto an alias hit they overlap or stand near (`musk ox`)."""
 
 
 class WatchlistConfig(_Section):
     name: NonEmptyStr
-    terms: list[NonEmptyStr] = Field(min_length=1)
+    terms: list[NonEmptyStr] = []
+    query: NonEmptyStr | None = None
+    fold_diacritics: bool = False
     notify: list[NonEmptyStr] = []
+
+    @model_validator(mode="after")
+    def _terms_or_query(self) -> WatchlistConfig:
+        if not self.terms and self.query is None:
+            raise ValueError("a watchlist needs `terms`, a `query`, or both")
+        return self
+
+
+class DedupeConfig(_Section):
+    window: Duration = 72 * 3600.0
+    """Near-duplicates seen within this time are one story: a watchlist alerts once for them."""
+    retention: Duration = 30 * 86400.0
+    """Stories older than this are pruned; their identity keys stay, so they never come back."""
 
 
 class NotifyConfig(_Section):
@@ -97,6 +179,16 @@ class NotifyConfig(_Section):
     """How long a failing delivery is retried before it is marked dead."""
     check_every: Duration = 15.0
     """How often the daemon looks for deliveries whose retry time has come."""
+    send_timeout: Duration = 120.0
+    """How long one send may take; a worker's lease on a delivery is twice this."""
+    failing_after: Duration = 900.0
+    """A target failing this long raises one "delivery is failing" error."""
+    alert_channel: str | None = None
+    """Channel told when another channel starts failing."""
+    default_channel: str | None = None
+    """Channel for watchlists that name none."""
+    timezone: TimeZone = "UTC"
+    """Time zone of channels' `digest` and `quiet_hours` times."""
 
 
 class Settings(BaseSettings):
@@ -114,6 +206,7 @@ class Settings(BaseSettings):
     storage: StorageConfig = StorageConfig()
     fetch: FetchConfig = FetchConfig()
     notify: NotifyConfig = NotifyConfig()
+    dedupe: DedupeConfig = DedupeConfig()
     feeds: list[FeedConfig] = []
     channels: dict[str, ChannelConfig] = {}
     entities: dict[str, EntityConfig] = {}
@@ -145,13 +238,24 @@ class Settings(BaseSettings):
 
     def entity_models(self) -> list[Entity]:
         return [
-            Entity(name=name, aliases=tuple(entity.aliases))
+            Entity(
+                name=name,
+                aliases=tuple(entity.aliases),
+                require=tuple(entity.require),
+                exclude=tuple(entity.exclude),
+            )
             for name, entity in self.entities.items()
         ]
 
     def watchlist_models(self) -> list[Watchlist]:
         return [
-            Watchlist(name=w.name, terms=tuple(w.terms), notify=tuple(w.notify))
+            Watchlist(
+                name=w.name,
+                terms=tuple(w.terms),
+                notify=tuple(w.notify),
+                query=w.query,
+                fold_diacritics=w.fold_diacritics,
+            )
             for w in self.watchlists
         ]
 
@@ -177,7 +281,41 @@ def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Setti
     problems = _check_references(settings)
     if problems:
         raise ConfigError("\n".join(f"{path}: {problem}" for problem in problems))
-    return settings
+    return _load_templates(settings, path)
+
+
+def _load_templates(settings: Settings, path: Path) -> Settings:
+    """Replace each channel's template path by the file's text, and prove the template renders.
+
+    A value holding `{{` or `{%` is the template itself; anything else is a file path, relative
+    to the config file. A missing or broken template is a config error naming the channel.
+    """
+    from monitor.notify.render import check_template  # notify imports apprise: only when needed
+
+    channels = dict(settings.channels)
+    for name, channel in settings.channels.items():
+        update: dict[str, str] = {}
+        for key, kind in (("template", "alert"), ("digest_template", "batch")):
+            value = getattr(channel, key)
+            if value is None:
+                continue
+            where = f"{path}: channels.{name}.{key}"
+            text = value
+            if "{{" not in value and "{%" not in value:
+                file = path.parent / value
+                try:
+                    text = file.read_text(encoding="utf-8")
+                except OSError as exc:
+                    why = f"cannot read template {file}: {exc.strerror}"
+                    raise ConfigError(f"{where}: {why}") from None
+            try:
+                check_template(text, channel.format, kind)
+            except ValueError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            update[key] = text
+        if update:
+            channels[name] = channel.model_copy(update=update)
+    return settings.model_copy(update={"channels": channels})
 
 
 def secret_values(raw_environ: Mapping[str, str], path: Path) -> list[str]:
@@ -267,6 +405,11 @@ def _check_references(settings: Settings) -> list[str]:
             if name in seen:
                 problems.append(f'{section}[{index}].name: duplicate name "{name}"')
             seen.add(name)
+    for key in ("alert_channel", "default_channel"):
+        name = getattr(settings.notify, key)
+        if name is not None and name not in settings.channels:
+            known = ", ".join(sorted(settings.channels)) or "none defined"
+            problems.append(f'notify.{key}: no channel named "{name}" (channels: {known})')
     for index, watchlist in enumerate(settings.watchlists):
         for position, channel in enumerate(watchlist.notify):
             if channel not in settings.channels:

@@ -31,6 +31,7 @@ def write_config(
     *,
     extra: str = "",
     interval: str | None = None,
+    channel_options: str = "",
 ) -> Path:
     """A config file: feeds name->url, channels name->urls, watchlists name->(terms, notify)."""
     lines = [f'[storage]\nurl = "sqlite:///{tmp_path}/data/monitor.db"\n', extra]
@@ -40,7 +41,7 @@ def write_config(
         if interval:
             lines.append(f'interval = "{interval}"\n')
     for name, urls in channels.items():
-        lines.append(f"[channels.{name}]\nurls = {json.dumps(list(urls))}\n")
+        lines.append(f"[channels.{name}]\nurls = {json.dumps(list(urls))}\n{channel_options}")
     for name, (terms, notify) in watchlists.items():
         lines.append(
             f'[[watchlists]]\nname = "{name}"\nterms = {json.dumps(list(terms))}\n'
@@ -244,3 +245,29 @@ def test_broken_feeds_fail_alone_and_are_reported(
     assert "Starlink startet" in post.json["title"]
     # The entity bomb expands to ~2 GB if parsed naively; the whole run stays far below.
     assert max(before, peak_kib) < 300 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
+
+
+def test_wire_copy_in_two_outlets_alerts_once_and_says_also_in(
+    tmp_path: Path,
+    feed_server: FeedServer,
+    smtp_server: SMTPServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The same AP story at CTV and Indian Express, differing by the word "US".
+    feed_server.set("/ctv.xml", (CORPUS / "ctvnews_2017-01-07_rss2.xml").read_bytes())
+    feed_server.set("/ie.xml", (CORPUS / "indianexpress_2017-01-07_rss2.xml").read_bytes())
+    config = write_config(
+        tmp_path,
+        feeds={"CTV": feed_server.url("/ctv.xml"), "Indian Express": feed_server.url("/ie.xml")},
+        channels={"mail": [smtp_server.url()]},
+        watchlists={"hacking": (['"election hacking"'], ["mail"])},
+    )
+    out = once(config, capsys)
+    assert "1 alerts" in out
+    [mail] = smtp_server.wait_for(1)
+    assert "election hacking says Russia plans to do more" in mail.subject
+    # Feeds are polled concurrently: whichever outlet came first alerted, the other is "also in".
+    text = mail.text()
+    first, other = ("CTV", "Indian Express") if "Source: CTV" in text else ("Indian Express", "CTV")
+    assert f"Source: {first}" in text
+    assert f"Also in: {other}" in text

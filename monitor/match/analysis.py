@@ -41,7 +41,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-__all__ = ["IGNORABLE", "Token", "analyze", "fold", "phrase", "spans", "stem", "words"]
+__all__ = ["IGNORABLE", "Token", "analyze", "fold", "loose", "phrase", "spans", "stem", "words"]
 
 IGNORABLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 """Soft hyphen and zero-width characters: invisible, so they never separate or make words."""
@@ -140,3 +140,22 @@ def _unscore(text: str) -> str:
     """`\\w` counts `_` as a letter; a space of the same length keeps offsets intact and
     makes `@elon_musk` the words `elon musk`."""
     return text.replace("_", " ") if "_" in text else text
+
+
+_UMLAUT_SPELLING = re.compile(r"([aou])e")
+
+
+@functools.lru_cache(maxsize=_FOLD_CACHE_SIZE)
+def loose(word: str) -> str:
+    """A folded word with diacritics removed and German umlaut spellings merged, for
+    watchlists with `fold_diacritics`: `müller`, `mueller` and `muller` are all `muller`.
+
+    Marks are removed after NFD (`é` → `e`, `ø` stays: it has no decomposition), then `ae`,
+    `oe`, `ue` become `a`, `o`, `u`. Both sides go through this, so the only
+    cost of the merge is that a few unrelated words collide (`blue` and `blu`), which is the
+    looseness such a watchlist asked for.
+    """
+    if word.isascii():
+        return _UMLAUT_SPELLING.sub(r"\1", word) if "e" in word else word
+    bare = "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
+    return _UMLAUT_SPELLING.sub(r"\1", unicodedata.normalize("NFC", bare))

@@ -1,7 +1,8 @@
 """Persistence: SQLite by default (WAL mode), PostgreSQL through the same code."""
 
 from monitor.store.feeds import FeedState
-from monitor.store.outbox import DEAD, PENDING, SENT, Delivery
+from monitor.store.outbox import Delivery
+from monitor.store.schema import DEAD, PENDING, SENT
 from monitor.store.store import Store
 from monitor.store.stories import NewAlert
 

@@ -1,8 +1,9 @@
 """Tables, as SQLAlchemy Core. One schema for SQLite and PostgreSQL.
 
 Unique keys carry correctness, not application locks: `story_keys.key` makes "seen" atomic,
-`alerts (watchlist, story_id)` makes an alert exactly-once, `deliveries (alert_id, channel,
-target)` makes a delivery exactly-once, even with several daemon processes on one store.
+`alerts (watchlist, cluster_id)` makes an alert exactly-once per story cluster,
+`deliveries (alert_id, channel, target)` makes a delivery exactly-once, even with several
+daemon processes on one store.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+
+# The values of deliveries.status.
+PENDING, SENT, DEAD = "pending", "sent", "dead"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -75,13 +79,39 @@ stories = Table(
     Column("title", Text, nullable=False),
     Column("published_at", UTCDateTime()),
     Column("seen_at", UTCDateTime(), nullable=False),
+    # Near-duplicates share a cluster: the id of the cluster's first story (see dedupe/).
+    Column("cluster_id", _Id, index=True),
+    Column("fingerprint", Text),  # monitor.dedupe.Fingerprint.encode()
+    Index("ix_stories_seen_at", "seen_at"),
 )
 
+# Exact identity keys. A pruned story leaves its keys behind with story_id NULL: a tombstone,
+# so that an old item re-served by a feed is still "seen", never new.
 story_keys = Table(
     "story_keys",
     metadata,
     Column("key", String(64), primary_key=True),
-    Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("story_id", _Id, ForeignKey("stories.id", ondelete="SET NULL"), index=True),
+)
+
+# LSH band hashes of each story's fingerprint: candidates for near-duplicates are the stories
+# sharing a band, found by this index, so lookups stay sub-linear in the stories kept.
+story_bands = Table(
+    "story_bands",
+    metadata,
+    Column("band", BigInteger, primary_key=True),
+    Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("seen_at", UTCDateTime(), nullable=False),
+    Index("ix_story_bands_story", "story_id"),
+)
+
+# Which watchlists matched each story (alerted or not): a re-served, edited story alerts only
+# the watchlists that did not match it before.
+story_matches = Table(
+    "story_matches",
+    metadata,
+    Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+    Column("watchlist", String(200), primary_key=True),
 )
 
 alerts = Table(
@@ -90,12 +120,13 @@ alerts = Table(
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("watchlist", String(200), nullable=False),
     Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("cluster_id", _Id, nullable=False),  # one alert per watchlist and cluster
     Column("terms", Text, nullable=False),  # JSON list
     Column("snippet", Text, nullable=False),
     Column("highlight_start", Integer),
     Column("highlight_end", Integer),
     Column("created_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("watchlist", "story_id", name="uq_alert_watchlist_story"),
+    UniqueConstraint("watchlist", "cluster_id", name="uq_alert_watchlist_cluster"),
 )
 
 deliveries = Table(
@@ -112,6 +143,20 @@ deliveries = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
+    # When the retry horizon starts: created_at, or the time `monitor deliveries retry` requeued it.
+    Column("retry_from", UTCDateTime()),
     UniqueConstraint("alert_id", "channel", "target", name="uq_delivery"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_target", "channel", "target", "status"),
+)
+
+# One row per (channel, target) that is failing now: when it started, and whether the one
+# "delivery is failing" error has been raised for it. Deleted when the target works again.
+channel_health = Table(
+    "channel_health",
+    metadata,
+    Column("channel", String(200), primary_key=True),
+    Column("target", String(64), primary_key=True),
+    Column("failing_since", UTCDateTime(), nullable=False),
+    Column("alerted_at", UTCDateTime()),
 )

@@ -1,0 +1,259 @@
+"""Match-engine benchmark: articles/s, compile time and memory at N watchlists, against a naive
+baseline (every query on its own, one regex per term) measured in the same run.
+
+    python bench/bench_match.py            # N = 1,000, 10,000, 100,000 (a few minutes)
+    python bench/bench_match.py --quick    # N = 1,000 and 5,000, fewer articles (seconds)
+    python bench/bench_match.py --hard     # the pre-filter's worst case (see `Corpus`)
+
+Queries are generated to look like an agency's: 5–20 terms shaped `(subject OR …) AND
+(context OR …) [AND (…)] [NOT (…)]`, with phrases, trailing wildcards, `#Entity` references
+(10,000 entities, some with `require`/`exclude`), proximity and `title:` terms. Subjects are
+names, contexts topic words; ~2,000-character articles mix common words, topic words (10%)
+and names (5%, by a Zipf law). See `Corpus` for the two streams.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import re
+import resource
+import time
+from itertools import accumulate
+from typing import Any
+
+from monitor.match import compile_engine
+from monitor.match import query as query_module
+from monitor.models import Entity, Story, Watchlist
+
+NAME_SYLLABLES = "ka ro mi tes la pu tin kre ml sta lin mu sk el on rg an fi sch er wa"
+TOPIC_SYLLABLES = "au bei cho dra fu gli hau kom lei neu pro qua rü sto tri vol zug"
+COMMON_SYLLABLES = "be de ge he je le me ne pe re se te ve we ze ba do gu ho"
+
+
+def _words(rng: random.Random, count: int, low: int, high: int, syllables: str) -> list[str]:
+    """`count` distinct words of `low` to `high` syllables (there must be that many)."""
+    pieces = syllables.split()
+    made: dict[str, None] = {}
+    while len(made) < count:
+        made["".join(rng.choice(pieces) for _ in range(rng.randint(low, high)))] = None
+    return list(made)
+
+
+class Corpus:
+    """A deterministic world: names, topic words, entities, queries, articles.
+
+    `hard=False` (the default) models an agency: a query's subject is a client, competitor
+    or public figure — half drawn by fame (Zipf: the famous are watched by many), half
+    uniformly from 200,000 names (the long tail of clients) — AND-ed with topic words, which
+    are common in articles. `hard=True` draws every query word by fame, so the most
+    frequent names in the stream are in thousands of queries: the pre-filter's worst case.
+    """
+
+    def __init__(self, seed: int = 7, *, hard: bool = False) -> None:
+        rng = self.rng = random.Random(seed)
+        self.hard = hard
+        self.names = [n.capitalize() for n in _words(rng, 200_000, 3, 5, NAME_SYLLABLES)]
+        self.topics = _words(rng, 5_000, 2, 4, TOPIC_SYLLABLES)
+        self.common = _words(rng, 8_000, 1, 4, COMMON_SYLLABLES)
+        self.name_weights = list(accumulate(1 / (r + 100) for r in range(len(self.names))))
+        self.topic_weights = list(accumulate(1 / (r + 20) for r in range(len(self.topics))))
+        self.entities = [
+            Entity(
+                name=f"{self.names[i]} {self.names[i + 1]}",
+                aliases=(self.names[i + 1],),
+                require=(self.topics[i % 500],) if i % 3 == 0 else (),
+                exclude=(f"{self.names[i + 1]} {self.names[i + 3]}",) if i % 5 == 0 else (),
+            )
+            for i in range(0, 40_000, 4)
+        ]
+
+    def name(self) -> str:
+        if self.hard or self.rng.random() < 0.5:
+            return self.rng.choices(self.names, cum_weights=self.name_weights)[0]
+        return self.rng.choice(self.names)
+
+    def topic(self) -> str:
+        return self.rng.choices(self.topics, cum_weights=self.topic_weights)[0]
+
+    def term(self, subject: bool) -> tuple[str, Any]:
+        """One term as (query text, naive form)."""
+        word = self.name if subject else self.topic
+        roll = self.rng.random()
+        if roll < 0.12:
+            a, b = word(), word()
+            return f'"{a} {b}"', ("phrase", [a, b])
+        if roll < 0.18:
+            a = word()
+            stem = a[: max(4, len(a) - 2)]
+            return f"{stem}*", ("prefix", stem)
+        if roll < 0.24 and subject:
+            entity = self.entities[int(len(self.entities) * self.rng.random() ** 3)]
+            return f'#"{entity.name}"', ("entity", entity)
+        if roll < 0.27:
+            a, b = word(), word()
+            return f'"{a} {b}"~5', ("near", [a, b], 5)
+        if roll < 0.30:
+            a = word()
+            return f"title:{a}", ("title", a)
+        a = word()
+        return a, ("phrase", [a])
+
+    def query(self) -> tuple[str, Any]:
+        """5–20 terms in the shape media analysts write: (subject) AND (context), sometimes
+        a third AND-ed group, sometimes NOT (exclusions)."""
+        budget = self.rng.randint(5, 20)
+        negative_size = min(self.rng.choice([0, 0, 1, 2, 3]), budget - 2)
+        budget -= negative_size
+        subject = self.rng.randint(1, max(1, budget // 2))
+        sizes = [subject, budget - subject]
+        if sizes[1] >= 6 and self.rng.random() < 0.3:
+            sizes = [subject, sizes[1] - 3, 3]
+        groups = [
+            [self.term(subject=i == 0 or self.hard) for _ in range(size)]
+            for i, size in enumerate(sizes)
+            if size
+        ]
+        negative = [self.term(False) for _ in range(negative_size)] if negative_size else None
+        text = " AND ".join("(" + " OR ".join(t for t, _ in g) + ")" for g in groups)
+        tree: Any = ("and", [("or", [n for _, n in g]) for g in groups])
+        if negative:
+            text += " NOT (" + " OR ".join(t for t, _ in negative) + ")"
+            tree[1].append(("not", ("or", [n for _, n in negative])))
+        return text, tree
+
+    def article(self) -> Story:
+        words: list[str] = []
+        while sum(map(len, words)) + len(words) < 2_000:
+            roll = self.rng.random()
+            if roll < 0.05:
+                words.append(self.rng.choices(self.names, cum_weights=self.name_weights)[0])
+            elif roll < 0.15:
+                words.append(self.topic())
+            else:
+                words.append(self.rng.choice(self.common))
+        title = [self.rng.choice(self.common) for _ in range(6)] + [self.topic(), self.name()]
+        self.rng.shuffle(title)
+        return Story(
+            feed="bench", title=" ".join(title).capitalize(), link=None, text=" ".join(words) + "."
+        )
+
+
+class Naive:
+    """The baseline: each query evaluated on its own, one compiled regex per term."""
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = self._compile(tree)
+
+    def _compile(self, node: Any) -> Any:
+        kind = node[0]
+        if kind in ("and", "or"):
+            return (kind, [self._compile(child) for child in node[1]])
+        if kind == "not":
+            return ("not", self._compile(node[1]))
+        if kind == "entity":
+            names = [node[1].name, *node[1].aliases]
+            return ("re", re.compile(_alternation(names), re.IGNORECASE), False)
+        if kind == "prefix":
+            return ("re", re.compile(rf"\b{re.escape(node[1])}\w*", re.IGNORECASE), False)
+        if kind == "near":
+            a, b = (re.escape(w) for w in node[1])
+            gap = rf"(?:\W+\w+){{0,{node[2]}}}\W+"
+            pattern = rf"\b(?:{a}{gap}{b}|{b}{gap}{a})\b"
+            return ("re", re.compile(pattern, re.IGNORECASE), False)
+        if kind == "title":
+            return ("re", re.compile(_alternation([node[1]]), re.IGNORECASE), True)
+        return ("re", re.compile(_alternation([" ".join(node[1])]), re.IGNORECASE), False)
+
+    def matches(self, story: Story) -> bool:
+        return self._eval(self.tree, story)
+
+    def _eval(self, node: Any, story: Story) -> bool:
+        kind = node[0]
+        if kind == "and":
+            return all(self._eval(child, story) for child in node[1])
+        if kind == "or":
+            return any(self._eval(child, story) for child in node[1])
+        if kind == "not":
+            return not self._eval(node[1], story)
+        pattern, title_only = node[1], node[2]
+        if pattern.search(story.title):
+            return True
+        return not title_only and bool(pattern.search(story.text))
+
+
+def _alternation(names: list[str]) -> str:
+    escaped = "|".join(r"\W+".join(map(re.escape, n.split())) for n in names)
+    return rf"\b(?:{escaped})(?:'?s)?\b"
+
+
+NAIVE_MAX = 10_000
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def run(sizes: list[int], articles: int, naive_articles: int, hard: bool = False) -> None:
+    corpus = Corpus(hard=hard)
+    print("stream:", "hard (every query word drawn by fame)" if hard else "agency (default)")
+    stream = [corpus.article() for _ in range(articles)]
+    print(f"{len(stream)} articles of ~{sum(len(s.text) for s in stream) // len(stream)} chars")
+    header = (
+        f"{'queries':>8} {'compile s':>9} {'recompile s':>11} {'engine MB':>9} "
+        f"{'articles/s':>10} {'cands/art':>9} {'naive art/s':>11} {'ratio':>7}"
+    )
+    print(header)
+    for size in sizes:
+        generated = [corpus.query() for _ in range(size)]
+        watchlists = [Watchlist(name=f"q{i}", query=t) for i, (t, _) in enumerate(generated)]
+        query_module._cache.clear()  # a cold compile parses every query
+        gc.collect()
+        before = _rss_mb()
+        started = time.perf_counter()
+        engine = compile_engine(watchlists, corpus.entities)
+        compile_s = time.perf_counter() - started
+        memory = _rss_mb() - before
+        started = time.perf_counter()
+        compile_engine(watchlists, corpus.entities)  # a reload: parses come from the cache
+        recompile_s = time.perf_counter() - started
+        started = time.perf_counter()
+        candidates = matched = 0
+        for story in stream:
+            matched += len(engine.match(story))
+        rate = len(stream) / (time.perf_counter() - started)
+        candidates = sum(len(engine.scan(story).candidates) for story in stream[:50]) // 50
+        # Above 10,000 queries the baseline runs the first 10,000 and is scaled (linear by
+        # construction: every query is evaluated on its own); marked with *.
+        naive = [Naive(tree) for _, tree in generated[:NAIVE_MAX]]
+        sample = stream[:naive_articles]
+        started = time.perf_counter()
+        naive_matched = sum(sum(1 for n in naive if n.matches(story)) for story in sample)
+        naive_rate = len(sample) / (time.perf_counter() - started) * len(naive) / size
+        scaled = "*" if len(naive) < size else " "
+        print(
+            f"{size:>8,} {compile_s:>9.2f} {recompile_s:>11.2f} {memory:>9.0f} "
+            f"{rate:>10,.0f} {candidates:>9} {naive_rate:>10.2f}{scaled} {rate / naive_rate:>6.0f}x"
+            f"   (matches: {matched}; naive sample {naive_matched})",
+            flush=True,
+        )
+        del engine, naive
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the run: {peak:.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--hard", action="store_true", help="every query word drawn by fame")
+    args = parser.parse_args()
+    if args.quick:
+        run([1_000, 5_000], articles=300, naive_articles=5, hard=args.hard)
+    else:
+        run([1_000, 10_000, 100_000], articles=2_000, naive_articles=10, hard=args.hard)
+
+
+if __name__ == "__main__":
+    main()

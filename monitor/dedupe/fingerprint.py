@@ -1,0 +1,158 @@
+"""Content fingerprints: what a story says, reduced to a few comparable numbers.
+
+A story's **title** and **lead** (the first `LEAD_WORDS` words of its text) become token sets —
+title words, lead word pairs — after Unicode folding and stop-word removal, and each set a
+MinHash signature (`PERMUTATIONS` 16-bit minima). Two stories are near-duplicates
+(`same_story`) when their titles are nearly the same words, or their leads nearly the same
+text under related titles. Signatures are cut into LSH bands (`bands`): two near-duplicates
+share at least one band with high probability, so the store finds candidates by an index
+lookup on band hashes — sub-linear in the number of stories kept — and only those candidates
+are compared.
+
+Why our own MinHash instead of `datasketch`: datasketch needs numpy and scipy (~80 MB) for a
+few lines of arithmetic; one BLAKE2b call per token yields all 32 permutations at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+PERMUTATIONS = 32
+"""MinHash values per signature: one 64-byte BLAKE2b digest is 32 16-bit hash functions."""
+ROWS = 4
+"""Signature values per LSH band: 8 bands of 4; a pair with similarity 0.6 shares a band
+with probability 0.66, 0.7 with 0.89, 0.8 with 0.985 (title and lead each get their bands)."""
+LEAD_WORDS = 40
+"""Words of the text that make the lead: enough to tell stories apart, short enough that a
+later paragraph added by an edit does not change the fingerprint."""
+MIN_TITLE_TOKENS = 3
+MIN_LEAD_SHINGLES = 12
+TITLE_SAME = 0.6
+"""Title token Jaccard at or above which two stories are the same story (titles of different
+stories about one person share the name, rarely 60 % of their content words)."""
+LEAD_SAME = 0.5
+TITLE_WITH_LEAD = 0.2
+"""Near-identical leads make the same story when the titles are at least related: a wire copy
+under a retitled headline, not two articles that open with the same boilerplate."""
+
+_STOPWORDS_TEXT = """
+    a an and are as at be by for from has have in is it its of on or that the to was were
+    will with after over after says say said new not but this his her their they he she
+    der die das den dem des ein eine einer eines einem einen und oder in im ist sind war
+    zu zum zur von vom mit auf aus bei für nach über unter vor am an als auch sich nicht
+    es er sie wie was wird werden hat haben noch nur so dass
+"""
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+"""Words too common to say what a story is about (English and German, the corpus languages)."""
+
+_WORD = re.compile(r"\w+")
+_UNPACK = struct.Struct(f"<{PERMUTATIONS}H").unpack
+_EMPTY: tuple[int, ...] = (0xFFFF,) * PERMUTATIONS
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Fingerprint:
+    """What near-duplicate detection knows about one story's content."""
+
+    title: frozenset[str]
+    """Title content words, folded."""
+    lead: tuple[int, ...]
+    """MinHash signature of the lead's word pairs (empty when the lead is too short)."""
+    title_sig: tuple[int, ...]
+
+    def bands(self) -> list[int]:
+        """LSH band hashes (signed 63-bit ints: a BIGINT column), title bands then lead bands."""
+        out = []
+        if len(self.title) >= MIN_TITLE_TOKENS:
+            out += _band_hashes("t", self.title_sig)
+        if self.lead:
+            out += _band_hashes("l", self.lead)
+        return out
+
+    def encode(self) -> str:
+        """A compact text form for the store (`decode` reverses it)."""
+        lead = ",".join(map(str, self.lead))
+        return " ".join(sorted(self.title)) + "\n" + lead
+
+    @classmethod
+    def decode(cls, text: str) -> Fingerprint:
+        title_line, _, lead_line = text.partition("\n")
+        title = frozenset(title_line.split())
+        lead = tuple(int(v) for v in lead_line.split(",")) if lead_line else ()
+        return cls(title=title, lead=lead, title_sig=minhash(title))
+
+
+def fingerprint(title: str, text: str) -> Fingerprint:
+    """The fingerprint of a story's title and text."""
+    title_tokens = frozenset(tokens(title))
+    lead_tokens = tokens(text[: LEAD_WORDS * 30])[:LEAD_WORDS]
+    shingles = {f"{a} {b}" for a, b in pairwise(lead_tokens)}
+    lead = minhash(shingles) if len(shingles) >= MIN_LEAD_SHINGLES else ()
+    return Fingerprint(title=title_tokens, lead=lead, title_sig=minhash(title_tokens))
+
+
+def tokens(text: str) -> list[str]:
+    """Folded content words: NFKC, case-folded, stop words and single characters dropped."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return [w for w in _WORD.findall(folded) if len(w) > 1 and w not in STOPWORDS]
+
+
+def minhash(items: Iterable[str]) -> tuple[int, ...]:
+    """The MinHash signature of a set of strings: per hash function, the least value."""
+    rows = [
+        _UNPACK(hashlib.blake2b(item.encode("utf-8"), digest_size=64).digest()) for item in items
+    ]
+    if not rows:
+        return _EMPTY
+    return tuple(map(min, zip(*rows, strict=True)))
+
+
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+    """Estimated Jaccard similarity of two signatures (0.0 when either is empty)."""
+    if not a or not b:
+        return 0.0
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def same_story(a: Fingerprint, b: Fingerprint) -> bool:
+    """Whether two fingerprints are one story told twice (wire copy, a light edit)."""
+    title = jaccard(a.title, b.title)
+    if title >= TITLE_SAME and min(len(a.title), len(b.title)) >= MIN_TITLE_TOKENS:
+        return True
+    return title >= TITLE_WITH_LEAD and similarity(a.lead, b.lead) >= LEAD_SAME
+
+
+_MASK = (1 << 64) - 1
+# Odd 64-bit multipliers, one per band and kind: multiplying by an odd number is a bijection
+# mod 2**64, so a band's four 16-bit values map to a distinct, well-spread 64-bit key. Fixed
+# constants (not Python's hash()) so keys are the same in every process and version.
+_MULTIPLIERS = {
+    kind: [
+        int.from_bytes(hashlib.blake2b(f"{kind}{band}".encode(), digest_size=8).digest()) | 1
+        for band in range(PERMUTATIONS // ROWS)
+    ]
+    for kind in ("t", "l")
+}
+
+
+def _band_hashes(kind: str, signature: Sequence[int]) -> list[int]:
+    out = []
+    for band, multiplier in enumerate(_MULTIPLIERS[kind]):
+        packed = 0
+        for value in signature[band * ROWS : (band + 1) * ROWS]:
+            packed = (packed << 16) | value
+        key = (packed * multiplier) & _MASK
+        out.append(key - (1 << 64) if key >= 1 << 63 else key)  # a signed BIGINT
+    return out

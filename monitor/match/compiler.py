@@ -1,0 +1,247 @@
+"""Watchlists → atoms, leaves and anchors: the data the engine's scan and evaluation use.
+
+Compiling 100,000 queries makes about a million terms, so work is shared wherever the same
+thing recurs: a term's analysis is cached by its text, an identical term (same text, field,
+diacritic mode) compiles to one `Leaf` object shared by every query that has it, and each
+distinct atom is inserted into the trie, prefix table or gate once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.errors import ConfigError
+from monitor.match.analysis import fold, loose, phrase, words
+from monitor.match.evaluate import Leaf, check_tree
+from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
+from monitor.models import Entity, Watchlist
+
+__all__ = ["Compiled", "TrieNode", "compile_watchlists"]
+
+_FIELD_OF = {"title": "title", "text": "text", "tag": "category"}
+_META_COST = 1 << 40
+"""Metadata atoms (`lang:de`) hold for whole feeds: never the anchor while a word exists."""
+
+
+class TrieNode:
+    """One level of the word trie: the words that continue a phrase, and the atoms that end
+    here. Slotted: there is one per distinct phrase word."""
+
+    __slots__ = ("atoms", "children")
+
+    def __init__(self) -> None:
+        self.children: dict[str, TrieNode] = {}
+        self.atoms: list[int] = []
+
+
+@dataclass(slots=True)
+class Compiled:
+    """Everything `Engine` needs; see `engine` for how each part is used."""
+
+    queries: list[Any] = field(default_factory=list)
+    """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple."""
+    checks: list[Any] = field(default_factory=list)
+    """The same queries as `evaluate.check_tree`s: the fast yes/no test."""
+    anchors: dict[int, list[int]] = field(default_factory=dict)
+    """Atom id → the watchlists to evaluate when it is found."""
+    root: TrieNode = field(default_factory=TrieNode)
+    loose_root: TrieNode = field(default_factory=TrieNode)
+    prefixes: dict[str, int] = field(default_factory=dict)
+    """Prefix → atom id."""
+    loose_prefixes: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, list[int]] = field(default_factory=dict)
+    sources: dict[str, list[int]] = field(default_factory=dict)
+    langs: dict[str, list[int]] = field(default_factory=dict)
+    gate_keys: set[str] = field(default_factory=set)
+    """The key word of every anchor atom: a story without one selects no query."""
+    gate: Any = None
+    """A built `ahocorasick.Automaton` (untyped) of the gate keys, or None when there is
+    nothing to find; the prefix tables (see `engine._prefixes`) likewise."""
+    prefix_gate: Any = None
+    loose_prefix_gate: Any = None
+    has_loose: bool = False
+
+
+def compile_watchlists(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) -> Compiled:
+    builder = _Builder(entities)
+    for watchlist in watchlists:
+        builder.add(watchlist)
+    builder.choose_anchors()
+    return builder.out
+
+
+class _Builder:
+    def __init__(self, entities: Sequence[Entity]) -> None:
+        self.out = Compiled()
+        self.atoms: dict[tuple[Any, ...], int] = {}
+        self.usage: list[int] = []
+        self.keys: dict[int, str] = {}
+        """Atom id → the word the gate looks for (phrases and prefixes)."""
+        self.known = {phrase(entity.name): entity for entity in entities}
+        self.leaves: dict[Term | Meta, Leaf] = {}
+        self.folded_leaves: dict[Term | Meta, Leaf] = {}
+        self.watchlist = ""
+
+    def add(self, watchlist: Watchlist) -> None:
+        self.watchlist = watchlist.name
+        parts = [terms_query(watchlist.terms)] if watchlist.terms else []
+        if watchlist.query:
+            parts.append(parse_query(watchlist.query, watchlist.name))
+        if not parts:
+            raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
+        tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
+        compiled = self.node(tree, watchlist.fold_diacritics)
+        self.out.queries.append(compiled)
+        self.out.checks.append(check_tree(compiled))
+
+    def node(self, node: Node, folded: bool) -> Any:
+        if isinstance(node, Term | Meta):
+            leaves = self.folded_leaves if folded else self.leaves
+            leaf = leaves.get(node)
+            if leaf is None:
+                leaf = leaves[node] = self.leaf(node, folded)
+            leaf.refs += 1
+            return leaf
+        if isinstance(node, Not):
+            return ("not", self.node(node.child, folded))
+        children = tuple([self.node(child, folded) for child in node.children])
+        if len(children) == 1:
+            return children[0]
+        return ("and" if isinstance(node, And) else "or", children)
+
+    def leaf(self, term: Term | Meta, folded: bool) -> Leaf:
+        if isinstance(term, Meta):
+            if term.field == "source":
+                key = ("source", " ".join(words(term.value)))
+            else:
+                key = ("lang", term.value.strip().lower().replace("_", "-").split("-")[0])
+            return Leaf(f"{term.field}:{term.value}", "meta", (self.atom(key),))
+        fields = frozenset([_FIELD_OF[term.field]]) if term.field else None
+        if term.kind == "prefix":
+            start = fold(term.value)
+            atom = self.atom(("prefix", folded, loose(start) if folded else start))
+            return Leaf(term.text, "any", (atom,), fields)
+        if term.kind == "entity":
+            return self.entity(term, folded)
+        sequence = self.sequence(term.text, term.value, folded)
+        if term.kind == "near" and len(set(sequence)) > 1:
+            atoms = tuple(dict.fromkeys(self.atom(("seq", folded, (w,))) for w in sequence))
+            return Leaf(term.text, "near", atoms, fields, term.slop)
+        if term.kind == "near":
+            sequence = sequence[:1]
+        return Leaf(term.text, "any", (self.atom(("seq", folded, sequence)),), fields)
+
+    def entity(self, term: Term, folded: bool) -> Leaf:
+        entity = self.known.get(phrase(term.value))
+        names = [entity.name] if entity else [term.value]
+        full = [self.atom(("seq", folded, self.sequence(term.text, n, folded))) for n in names]
+        aliases = list(entity.aliases) if entity else []
+        for name in names + aliases:
+            together = "".join(phrase(name))
+            if together:
+                full.append(self.atom(("tag", together)))
+        alias_atoms = [
+            self.atom(("seq", folded, self.sequence(term.text, a, folded))) for a in aliases
+        ]
+        leaf = Leaf(term.text, "entity", tuple(dict.fromkeys(full)))
+        if entity and (entity.require or entity.exclude):
+            leaf.aliases = tuple(dict.fromkeys(alias_atoms))
+            leaf.require = tuple(
+                self.atom(("seq", folded, self.sequence(term.text, w, folded)))
+                for w in entity.require
+            )
+            leaf.exclude = tuple(
+                self.atom(("seq", folded, self.sequence(term.text, w, folded)))
+                for w in entity.exclude
+            )
+        else:
+            leaf.atoms = tuple(dict.fromkeys(full + alias_atoms))
+        return leaf
+
+    def sequence(self, written: str, text: str, folded: bool) -> tuple[str, ...]:
+        sequence = phrase(text)
+        if not sequence:
+            raise ConfigError(
+                f"watchlist {self.watchlist!r}: term {written!r} has no words to match"
+            )
+        return tuple(map(loose, sequence)) if folded else sequence
+
+    def atom(self, key: tuple[Any, ...]) -> int:
+        atom = self.atoms.get(key)
+        if atom is not None:
+            return atom
+        atom = self.atoms[key] = len(self.usage)
+        self.usage.append(0)
+        out = self.out
+        kind = key[0]
+        if kind == "seq":
+            _, folded, sequence = key
+            node = out.loose_root if folded else out.root
+            for word in sequence:
+                child = node.children.get(word)
+                if child is None:
+                    child = node.children[word] = TrieNode()
+                node = child
+            node.atoms.append(atom)
+            self.keys[atom] = max(sequence, key=len)  # the longest word: the rarest, as a rule
+            out.has_loose = out.has_loose or folded
+        elif kind == "prefix":
+            _, folded, prefix = key
+            (out.loose_prefixes if folded else out.prefixes)[prefix] = atom
+            self.keys[atom] = prefix
+            out.has_loose = out.has_loose or folded
+        else:
+            table = {"tag": out.tags, "source": out.sources, "lang": out.langs}[kind]
+            table.setdefault(key[1], []).append(atom)
+            if kind != "tag":
+                self.usage[atom] = _META_COST
+        return atom
+
+    def choose_anchors(self) -> None:
+        usage = self.usage
+        for leaves in (self.leaves, self.folded_leaves):
+            for leaf in leaves.values():
+                for atom in leaf.atoms:
+                    usage[atom] += leaf.refs
+                for atom in leaf.aliases:
+                    usage[atom] += leaf.refs
+        anchors = self.out.anchors
+        for index, check in enumerate(self.out.checks):
+            chosen = self.anchor(check)
+            if chosen is None:  # parse_query rejects these; terms always anchor
+                raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
+            for atom in chosen[0]:
+                anchors.setdefault(atom, []).append(index)
+                if atom in self.keys:
+                    self.out.gate_keys.add(self.keys[atom])
+
+    def anchor(self, node: Any) -> tuple[frozenset[int] | set[int], int] | None:
+        """Atoms one of which is found whenever the check-tree `node` holds, and their cost
+        (the number of uses of the atoms: a proxy for how common they are), or None when
+        there are none."""
+        usage = self.usage
+        if isinstance(node, tuple) and node[0] == "any":
+            return node[1], sum(map(usage.__getitem__, node[1]))
+        if isinstance(node, Leaf):
+            if node.kind == "meta":
+                return {node.atoms[0]}, _META_COST
+            if node.kind == "near":
+                rarest = min(node.atoms, key=usage.__getitem__)
+                return {rarest}, usage[rarest]
+            atoms = {*node.atoms, *node.aliases}
+            return atoms, sum(map(usage.__getitem__, atoms))
+        op, children = node
+        if op == "not":
+            return None
+        options = [self.anchor(child) for child in children]
+        if op == "or":
+            if any(option is None for option in options):
+                return None
+            union: set[int] = set()
+            for option in options:
+                union |= option[0]  # type: ignore[index]  # None was ruled out above
+            return union, sum(map(usage.__getitem__, union))
+        known = [option for option in options if option is not None]
+        return min(known, key=lambda option: option[1]) if known else None

@@ -1,0 +1,203 @@
+"""Exact evaluation of one compiled query over the atoms the engine's scan found in a story.
+
+The scan (in `engine`) finds every *atom* — a phrase, a word prefix, a category run together,
+a feed-name phrase, a language — once per story, whatever the number of queries, as a list
+of raw hits `(field, index, start, end, first word, last word)`. A query is a tree of
+`Leaf`s and `("and" | "or", children)` / `("not", child)` tuples; evaluating it is a walk
+that looks atoms up in that dict. Nothing here reads text.
+
+Entity leaves apply the entity's context rules to alias hits (never to the full name):
+`require` — at least one of the context phrases occurs anywhere in the story; `exclude` — no
+exclusion phrase overlaps the alias hit or stands within `EXCLUDE_WINDOW` words of it in the
+same field (`Musk` in `musk ox`, or near `Moschus`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["EXCLUDE_WINDOW", "Leaf", "Raw", "check_tree", "evaluate", "holds"]
+
+Raw = tuple[str, int, int, int]
+"""(field, category index, first word position, last word position) of one atom hit: the
+engine turns positions into offsets only for the hits of queries that matched."""
+Found = dict[int, list[Raw]]
+EXCLUDE_WINDOW = 5
+
+
+class Leaf:
+    """A compiled term: which atoms it needs and how they combine. Slotted: there is one
+    per term of every query (a million at 100,000 queries)."""
+
+    __slots__ = ("aliases", "atoms", "exclude", "fields", "kind", "refs", "require", "slop", "text")
+
+    def __init__(
+        self,
+        text: str,
+        kind: str,
+        atoms: tuple[int, ...],
+        fields: frozenset[str] | None = None,
+        slop: int = 0,
+    ) -> None:
+        self.text = text
+        self.kind = kind
+        """"any" (one of `atoms` occurs), "entity", "near" (all, close together), "meta"."""
+        self.atoms = atoms
+        self.fields = fields
+        self.slop = slop
+        self.aliases: tuple[int, ...] = ()
+        self.require: tuple[int, ...] = ()
+        self.exclude: tuple[int, ...] = ()
+        self.refs = 0
+        """How many queries use this leaf (compiling counts atom use with it)."""
+
+    @property
+    def plain(self) -> bool:
+        """True when the leaf holds exactly when one of its atoms is found."""
+        return self.kind in ("any", "entity") and self.fields is None and not self.aliases
+
+    def hits(self, found: Found) -> list[Raw]:
+        if self.kind == "near":
+            return _near(self, found)
+        raws = [raw for atom in self.atoms for raw in found.get(atom, ())]
+        if self.kind == "entity" and self.aliases:
+            raws += _aliases(self, found)
+        if self.fields is not None:
+            raws = [raw for raw in raws if raw[0] in self.fields]
+        return raws
+
+
+def check_tree(node: Any) -> Any:
+    """The same query for `holds`: OR-ed plain leaves (no field, no entity rules) merged
+    into one frozenset of atoms, so most of a query is one set-disjointness test in C."""
+    if isinstance(node, Leaf):
+        return ("any", frozenset(node.atoms)) if node.plain else node
+    op, children = node
+    if op == "not":
+        return ("not", check_tree(children))
+    if op == "and":  # the most selective branch first: most candidates fail there
+        return ("and", tuple(sorted(map(check_tree, children), key=_selectivity)))
+    plain: set[int] = set()
+    rest = []
+    for child in children:
+        if isinstance(child, Leaf) and child.plain:
+            plain.update(child.atoms)
+        else:
+            rest.append(check_tree(child))
+    if not rest:
+        return ("any", frozenset(plain))
+    return ("or", (("any", frozenset(plain)), *rest) if plain else tuple(rest))
+
+
+def _selectivity(node: Any) -> int:
+    """Order of AND branches in a check tree: small atom sets, then leaves, then the rest."""
+    if isinstance(node, tuple) and node[0] == "any":
+        return len(node[1])
+    return 1000 if isinstance(node, Leaf) else 2000
+
+
+def holds(node: Any, found: Found) -> bool:
+    """Whether a `check_tree` node is true of the story (no hits collected)."""
+    if isinstance(node, Leaf):
+        if node.kind == "meta":
+            return node.atoms[0] in found
+        if node.kind == "near":
+            for atom in node.atoms:
+                if atom not in found:
+                    return False
+        elif found.keys().isdisjoint(node.atoms) and found.keys().isdisjoint(node.aliases):
+            return False
+        return bool(node.hits(found))
+    op, arg = node
+    if op == "any":
+        return not found.keys().isdisjoint(arg)
+    if op == "and":  # loops, not all()/any(): no generator per node on the hot path
+        for child in arg:  # noqa: SIM110
+            if not holds(child, found):
+                return False
+        return True
+    if op == "or":
+        for child in arg:  # noqa: SIM110
+            if holds(child, found):
+                return True
+        return False
+    return not holds(arg, found)
+
+
+def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
+    """The hits that make `node` true in the story, or None when it is false. A true `NOT`
+    contributes no hits; a true `OR` the hits of every branch that holds."""
+    if isinstance(node, Leaf):
+        if node.kind == "meta":
+            return [] if node.atoms[0] in found else None
+        raws = node.hits(found)
+        if not raws:
+            return None
+        text = node.text
+        return [(text, raw) for raw in raws]
+    op, children = node
+    if op == "not":
+        return [] if evaluate(children, found) is None else None
+    collected: list[tuple[str, Raw]] = []
+    if op == "and":
+        for child in children:
+            hits = evaluate(child, found)
+            if hits is None:
+                return None
+            collected += hits
+        return collected
+    holds = False
+    for child in children:
+        hits = evaluate(child, found)
+        if hits is not None:
+            holds = True
+            collected += hits
+    return collected if holds else None
+
+
+def _aliases(leaf: Leaf, found: Found) -> list[Raw]:
+    if leaf.require and not any(atom in found for atom in leaf.require):
+        return []
+    raws = [raw for atom in leaf.aliases for raw in found.get(atom, ())]
+    vetoes = [raw for atom in leaf.exclude for raw in found.get(atom, ())]
+    if not vetoes:
+        return raws
+    return [raw for raw in raws if not any(_close(raw, veto) for veto in vetoes)]
+
+
+def _close(hit: Raw, veto: Raw) -> bool:
+    if hit[:2] != veto[:2]:
+        return False
+    return veto[2] - EXCLUDE_WINDOW <= hit[3] and hit[2] <= veto[3] + EXCLUDE_WINDOW
+
+
+def _near(leaf: Leaf, found: Found) -> list[Raw]:
+    """Every word of the phrase in one field, in any order, with at most `slop` other words
+    between the first and the last: the smallest such window, found by a sweep."""
+    lists = [found.get(atom) for atom in leaf.atoms]
+    if not all(lists):
+        return []
+    need = len(leaf.atoms)
+    places: dict[tuple[str, int], list[tuple[int, int, Raw]]] = {}
+    for label, raws in enumerate(lists):
+        for raw in raws or ():
+            if leaf.fields is None or raw[0] in leaf.fields:
+                places.setdefault(raw[:2], []).append((raw[2], label, raw))
+    result: list[Raw] = []
+    for entries in places.values():
+        entries.sort(key=lambda entry: (entry[0], entry[1]))
+        counts = [0] * need
+        covered = 0
+        left = 0
+        for right, (position, label, _) in enumerate(entries):
+            covered += counts[label] == 0
+            counts[label] += 1
+            while covered == need:
+                first = entries[left][0]
+                if position - first - (need - 1) <= leaf.slop:
+                    result += [entry[2] for entry in entries[left : right + 1]]
+                    break
+                counts[entries[left][1]] -= 1
+                covered -= counts[entries[left][1]] == 0
+                left += 1
+    return list(dict.fromkeys(result))
