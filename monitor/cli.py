@@ -157,7 +157,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     print(f"watchlists: {len(settings.watchlists)}")
     for watchlist in settings.watchlists:
         routed = ", ".join(watchlist.notify) or "no channel (alerts are stored only)"
-        print(f"  {watchlist.name}: {len(watchlist.terms)} terms -> {routed}")
+        query = " + query" if watchlist.query else ""
+        print(f"  {watchlist.name}: {len(watchlist.terms)} terms{query} -> {routed}")
     print(f"channels: {len(settings.channels)}")
     for line in channel_lines:
         print(line)
