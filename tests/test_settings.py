@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from monitor.config_types import parse_duration
 from monitor.errors import ConfigError
-from monitor.settings import config_path, load_settings, parse_duration, secret_values
+from monitor.settings import config_path, load_settings, secret_values
 
 GOOD = """
 [storage]
