@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.match.analysis import fold, loose, phrase, words
-from monitor.match.evaluate import Leaf, check_tree
+from monitor.match.evaluate import Leaf, check_tree, fast_tree
 from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
@@ -41,7 +41,8 @@ class Compiled:
     """Everything `Engine` needs; see `engine` for how each part is used."""
 
     queries: list[Any] = field(default_factory=list)
-    """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple."""
+    """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple, as
+    `evaluate.fast_tree` made it."""
     checks: list[Any] = field(default_factory=list)
     """The same queries as `evaluate.check_tree`s: the fast yes/no test."""
     anchors: dict[int, list[int]] = field(default_factory=dict)
@@ -61,6 +62,13 @@ class Compiled:
     nothing to find; the prefix tables (see `engine._prefixes`) likewise."""
     prefix_gate: Any = None
     loose_prefix_gate: Any = None
+    starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]] = field(default_factory=dict)
+    """Story word → the atoms of the one-word phrases it hits and the trie nodes to walk on
+    from (as itself, then by its `stem`); built by the engine from `root`. One C-level
+    look-up per story word finds where phrases start."""
+    loose_starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]] = field(
+        default_factory=dict
+    )
     has_loose: bool = False
 
 
@@ -93,7 +101,7 @@ class _Builder:
             raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
         tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
         compiled = self.node(tree, watchlist.fold_diacritics)
-        self.out.queries.append(compiled)
+        self.out.queries.append(fast_tree(compiled))
         self.out.checks.append(check_tree(compiled))
 
     def node(self, node: Node, folded: bool) -> Any:

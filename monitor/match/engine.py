@@ -11,12 +11,13 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
 2. **Gate**. One character automaton (pyahocorasick) holds the longest word of every phrase
    and every prefix. A title or text is folded whole and run through it in C; a field with
    no key at the start of a word cannot hold an atom and is never split into words.
-3. **Scan**. Phrases sit in a word trie (a dict per level). Each word of a field (and its
-   possessive stem, see `analysis`) is looked up at the root, in C via `map`; from the few
-   that hit we walk on while the following words continue a phrase — Aho-Corasick over words.
-   Prefixes are looked up by slicing each distinct word at the prefix lengths in use.
-   `fold_diacritics` watchlists have their own trie over `analysis.loose` words, scanned
-   only when such a watchlist exists.
+3. **Scan**. Phrases sit in a word trie (a dict per level). Compiling lists every story word
+   that starts a phrase — a first word, or a form whose possessive stem is one (see
+   `analysis`) — so each word of a field costs one look-up, in C via `map`; from the few that
+   hit we walk on while the following words continue a phrase — Aho-Corasick over words.
+   Prefixes are found per distinct word through a memo of the prefixes each word starts
+   with. `fold_diacritics` watchlists have their own trie over `analysis.loose` words,
+   scanned only when such a watchlist exists.
 4. **Select and verify**. Each query is registered under a few *anchor* atoms, chosen so that
    the query cannot hold unless one of them was found: all branches of an OR, the one branch
    of an AND whose atoms are used by the fewest queries (rare words select few candidates;
@@ -33,14 +34,15 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress
-from operator import itemgetter
+from operator import is_
 from typing import Any
 
 import ahocorasick
 
 from monitor.match.analysis import fold, loose, spans, stem, words
-from monitor.match.compiler import Compiled, compile_watchlists
+from monitor.match.compiler import Compiled, TrieNode, compile_watchlists
 from monitor.match.evaluate import Found, Raw, evaluate, holds
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
@@ -150,12 +152,12 @@ class Engine:
     def _scan_field(self, text: str, name: str, index: int, found: Found) -> int:
         c = self._c
         exact = words(text)
-        probes = _walk(c.root, exact, name, index, found)
+        probes = _walk(c.starts, exact, name, index, found)
         if c.prefix_gate is not None:
             probes += _prefixes(c.prefix_gate, exact, name, index, found)
         if c.has_loose:
             folded = list(map(loose, exact))
-            probes += _walk(c.loose_root, folded, name, index, found)
+            probes += _walk(c.loose_starts, folded, name, index, found)
             if c.loose_prefix_gate is not None:
                 probes += _prefixes(c.loose_prefix_gate, folded, name, index, found)
         return probes
@@ -169,12 +171,14 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
     gc.disable()  # millions of small objects, none cyclic: the collector would only rescan
     try:
         compiled = compile_watchlists(watchlists, entities)
+        compiled.gate = _automaton({key: len(key) for key in compiled.gate_keys})
+        compiled.prefix_gate = _prefix_table(compiled.prefixes)
+        compiled.loose_prefix_gate = _prefix_table(compiled.loose_prefixes)
+        compiled.starts = _starts(compiled.root)
+        compiled.loose_starts = _starts(compiled.loose_root)
     finally:
         if enabled:
             gc.enable()
-    compiled.gate = _automaton({key: len(key) for key in compiled.gate_keys})
-    compiled.prefix_gate = _prefix_table(compiled.prefixes)
-    compiled.loose_prefix_gate = _prefix_table(compiled.loose_prefixes)
     return Engine(watchlists, compiled)
 
 
@@ -188,37 +192,61 @@ def _automaton(values: dict[str, Any]) -> Any:
     return automaton
 
 
-def _walk(root: Any, found_words: list[str], name: str, index: int, found: Found) -> int:
-    """Every phrase of the trie at `root` in `found_words`, recorded as raw hits. Most
-    phrases are one word: a start whose node has no children costs two look-ups."""
-    stems = list(map(stem, found_words))
+_stem = stem.__wrapped__
+"""`stem` uncached: compiling tries forms no story may have; they would evict real words."""
+
+
+def _starts(root: TrieNode) -> dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]]:
+    """Every story word that starts a phrase of the trie at `root` — a key itself, or a form
+    whose `stem` is a key (`k + "s"`, `k + "'s"`) — with the atoms of the one-word phrases it
+    is and the nodes to walk on from (as itself first, then by its stem)."""
+    reached: dict[str, list[TrieNode | None]] = {}
+    for key, node in root.children.items():
+        reached.setdefault(key, [None, None])[0] = node
+        for form in (key + "s", key + "'s"):
+            if _stem(form) == key:
+                reached.setdefault(form, [None, None])[1] = node
+    starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]] = {}
+    shared: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[TrieNode, ...]]] = {}
+    for word, pair in reached.items():
+        nodes = [node for node in pair if node is not None]
+        ids = tuple(map(id, nodes))  # `k`, `ks` and `k's` mostly reach the same node
+        value = shared.get(ids)
+        if value is None:
+            atoms = tuple(atom for node in nodes for atom in node.atoms)
+            value = shared[ids] = (atoms, tuple(node for node in nodes if node.children))
+        starts[word] = value
+    return starts
+
+
+def _walk(
+    starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]],
+    found_words: list[str],
+    name: str,
+    index: int,
+    found: Found,
+) -> int:
+    """Every phrase of the trie whose `starts` are given in `found_words`, recorded as raw
+    hits. Most phrases are one word: a word that starts none costs one look-up in C."""
     count = len(found_words)
-    children = root.children
-    at_root = children.get
-    starts = sorted(
-        {
-            *compress(range(count), map(at_root, found_words)),
-            *compress(range(count), map(at_root, stems)),
-        }
-    )
     probes = 2 * count
-    for first in starts:
-        deeper = []
-        for key in (found_words[first], stems[first]):
-            node = children.get(key) if key else None
-            if node is None:
-                continue
-            if node.atoms:
-                raw = (name, index, first, first)
-                for atom in node.atoms:
-                    found.setdefault(atom, []).append(raw)
-            if node.children:
-                deeper.append(node)
+    for first in compress(range(count), map(starts.__contains__, found_words)):
+        atoms, nodes = starts[found_words[first]]
+        deeper: Sequence[TrieNode] = nodes
+        if atoms:
+            raw = (name, index, first, first)
+            for atom in atoms:
+                hits = found.get(atom)
+                if hits is None:
+                    found[atom] = [raw]
+                else:
+                    hits.append(raw)
         position = first + 1
         while deeper and position < count:
             following = []
+            word = found_words[position]
             for node in deeper:
-                for key in (found_words[position], stems[position]):
+                for key in (word, stem(word)):
                     probes += 1
                     child = node.children.get(key) if key else None
                     if child is None:
@@ -233,42 +261,59 @@ def _walk(root: Any, found_words: list[str], name: str, index: int, found: Found
     return probes
 
 
-def _prefixes(
-    table: tuple[int, dict[str, list[tuple[str, int]]]],
-    found_words: list[str],
-    name: str,
-    index: int,
-    found: Found,
-) -> int:
-    """Words that start with a compiled prefix (`tesla*` hits `teslas`, `tesla-chef`). The
-    table groups prefixes by their first `length` characters (the shortest prefix's length):
-    one C-level look-up per distinct word finds the few worth a `startswith`."""
-    length, heads = table
+class _Prefixes:
+    """The compiled prefixes (`tesla*` hits `teslas`, `tesla-chef`) and, per story word
+    seen, the atoms of the prefixes it starts with: story words repeat, so after a warm-up
+    a field costs one C-level look-up per distinct word. The memo is bounded (cleared when
+    it grows past `_MEMO_SIZE`); a scan reads it once and keeps what it read, so an engine
+    shared between threads stays correct."""
+
+    __slots__ = ("lengths", "memo", "prefixes")
+
+    def __init__(self, prefixes: dict[str, int]) -> None:
+        self.prefixes = prefixes
+        self.lengths = tuple(sorted(set(map(len, prefixes))))
+        self.memo: dict[str, tuple[int, ...]] = {}
+
+    def atoms(self, word: str) -> tuple[int, ...]:
+        prefixes = self.prefixes
+        found = tuple(
+            prefixes[word[:length]]
+            for length in self.lengths
+            if length <= len(word) and word[:length] in prefixes
+        )
+        if len(self.memo) >= _MEMO_SIZE:
+            self.memo.clear()
+        self.memo[word] = found
+        return found
+
+
+_MEMO_SIZE = 1 << 18
+_is_none = partial(is_, None)
+
+
+def _prefixes(table: _Prefixes, found_words: list[str], name: str, index: int, found: Found) -> int:
+    """Words that start with a compiled prefix, recorded as raw hits (see `_Prefixes`)."""
     distinct = list(set(found_words))
-    positions: dict[str, list[int]] | None = None
-    for word in compress(
-        distinct, map(heads.__contains__, map(itemgetter(slice(length)), distinct))
-    ):
-        for prefix, atom in heads[word[:length]]:
-            if not word.startswith(prefix):
-                continue
-            if positions is None:
-                positions = {}
-                for position, each in enumerate(found_words):
-                    positions.setdefault(each, []).append(position)
-            for position in positions[word]:
-                found.setdefault(atom, []).append((name, index, position, position))
+    read = list(map(table.memo.get, distinct))  # read once: another thread may clear it
+    if None in read:
+        for place in compress(range(len(read)), map(_is_none, read)):
+            read[place] = table.atoms(distinct[place])
+    known: list[tuple[int, ...]] = read  # type: ignore[assignment]  # no None left
+    atoms = dict(compress(zip(distinct, known, strict=True), known))
+    if atoms:  # the positions of the few words that hit, found by one scan in C
+        positions: dict[str, list[int]] = {}
+        for position in compress(range(len(found_words)), map(atoms.__contains__, found_words)):
+            positions.setdefault(found_words[position], []).append(position)
+        for word, each in atoms.items():
+            raws = [(name, index, position, position) for position in positions[word]]
+            for atom in each:
+                found.setdefault(atom, []).extend(raws)
     return len(distinct)
 
 
-def _prefix_table(prefixes: dict[str, int]) -> tuple[int, dict[str, list[tuple[str, int]]]] | None:
-    if not prefixes:
-        return None
-    length = min(map(len, prefixes))
-    heads: dict[str, list[tuple[str, int]]] = {}
-    for prefix, atom in prefixes.items():
-        heads.setdefault(prefix[:length], []).append((prefix, atom))
-    return length, heads
+def _prefix_table(prefixes: dict[str, int]) -> _Prefixes | None:
+    return _Prefixes(prefixes) if prefixes else None
 
 
 def _hit(

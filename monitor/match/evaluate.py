@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXCLUDE_WINDOW", "Leaf", "Raw", "check_tree", "evaluate", "holds"]
+__all__ = ["EXCLUDE_WINDOW", "Leaf", "Plain", "Raw", "check_tree", "evaluate", "fast_tree", "holds"]
 
 Raw = tuple[str, int, int, int]
 """(field, category index, first word position, last word position) of one atom hit: the
@@ -67,6 +67,44 @@ class Leaf:
         return raws
 
 
+class Plain:
+    """A run of plain leaves inside an OR (see `fast_tree`), in the order written, and
+    their distinct atoms. Tuples, not sets: there are a few per query, and a story's found
+    atoms are intersected with them in C all the same."""
+
+    __slots__ = ("atoms", "leaves")
+
+    def __init__(self, leaves: list[Leaf]) -> None:
+        self.leaves = tuple(leaves)
+        self.atoms = tuple(dict.fromkeys(atom for leaf in leaves for atom in leaf.atoms))
+
+
+def fast_tree(node: Any) -> Any:
+    """The query for `evaluate`, with each run of consecutive plain leaves in an OR merged
+    into one `Plain` node: one set intersection in C instead of a call per leaf. Runs keep
+    their place among the OR's other children, so hits are collected in the same order."""
+    if isinstance(node, Leaf):
+        return node
+    op, children = node
+    if op == "not":
+        return ("not", fast_tree(children))
+    if op == "and":
+        return ("and", tuple(map(fast_tree, children)))
+    merged: list[Any] = []
+    run: list[Leaf] = []
+    for child in children:
+        if isinstance(child, Leaf) and child.plain:
+            run.append(child)
+            continue
+        if run:
+            merged.append(Plain(run))
+            run = []
+        merged.append(fast_tree(child))
+    if run:
+        merged.append(Plain(run))
+    return ("or", tuple(merged))
+
+
 def check_tree(node: Any) -> Any:
     """The same query for `holds`: OR-ed plain leaves (no field, no entity rules) merged
     into one frozenset of atoms, so most of a query is one set-disjointness test in C."""
@@ -97,36 +135,56 @@ def _selectivity(node: Any) -> int:
 
 
 def holds(node: Any, found: Found) -> bool:
-    """Whether a `check_tree` node is true of the story (no hits collected)."""
-    if isinstance(node, Leaf):
-        if node.kind == "meta":
-            return node.atoms[0] in found
-        if node.kind == "near":
-            for atom in node.atoms:
-                if atom not in found:
+    """Whether a `check_tree` node is true of the story (no hits collected). An "any"
+    child is tested in place, not by a call: most of a query's nodes are such sets."""
+    if type(node) is tuple:
+        op, arg = node
+        if op == "any":
+            return not found.keys().isdisjoint(arg)
+        if op == "and":  # loops, not all()/any(): no generator per node on the hot path
+            keys = found.keys()
+            for child in arg:
+                if type(child) is tuple and child[0] == "any":
+                    if keys.isdisjoint(child[1]):
+                        return False
+                elif not holds(child, found):
                     return False
-        elif found.keys().isdisjoint(node.atoms) and found.keys().isdisjoint(node.aliases):
+            return True
+        if op == "or":
+            keys = found.keys()
+            for child in arg:
+                if type(child) is tuple and child[0] == "any":
+                    if not keys.isdisjoint(child[1]):
+                        return True
+                elif holds(child, found):
+                    return True
             return False
-        return bool(node.hits(found))
-    op, arg = node
-    if op == "any":
-        return not found.keys().isdisjoint(arg)
-    if op == "and":  # loops, not all()/any(): no generator per node on the hot path
-        for child in arg:  # noqa: SIM110
-            if not holds(child, found):
+        return not holds(arg, found)
+    if node.kind == "meta":
+        return node.atoms[0] in found
+    if node.kind == "near":
+        for atom in node.atoms:
+            if atom not in found:
                 return False
-        return True
-    if op == "or":
-        for child in arg:  # noqa: SIM110
-            if holds(child, found):
-                return True
+    elif found.keys().isdisjoint(node.atoms) and found.keys().isdisjoint(node.aliases):
         return False
-    return not holds(arg, found)
+    return bool(node.hits(found))
 
 
 def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
     """The hits that make `node` true in the story, or None when it is false. A true `NOT`
     contributes no hits; a true `OR` the hits of every branch that holds."""
+    if type(node) is Plain:
+        present = found.keys() & node.atoms
+        if not present:
+            return None
+        return [
+            (leaf.text, raw)
+            for leaf in node.leaves
+            for atom in leaf.atoms
+            if atom in present
+            for raw in found[atom]
+        ]
     if isinstance(node, Leaf):
         if node.kind == "meta":
             return [] if node.atoms[0] in found else None

@@ -43,6 +43,7 @@ _FIELDS = (*TEXT_FIELDS, *META_FIELDS, "entity")
 _HASH = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')
 _POSITION = re.compile(r"at position (\d+)")
 _ENTITY = "entity:"
+_NOTHING_POSITIVE = "nothing in it must occur: NOT, source: and lang: only narrow a query down"
 
 
 class Term(NamedTuple):  # named tuples hash in C: compiling shares leaves by these keys
@@ -139,9 +140,7 @@ def _parse(text: str) -> Node:
         raise ConfigError(_POSITION.sub(original, message)) from None
     node = _convert(parsed, None, text)
     if not _positive(node):
-        raise ConfigError(
-            "nothing in it must occur: NOT, source: and lang: only narrow a query down"
-        )
+        raise ConfigError(_NOTHING_POSITIVE)
     return node
 
 
