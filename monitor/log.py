@@ -136,7 +136,21 @@ class _JSONFormatter(_UTCFormatter):
 
 
 class _MonitorHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Marks the handlers we install, so a second `setup_logging` replaces them."""
+    """Marks the handlers we install, so a second `setup_logging` replaces them.
+
+    Without an explicit stream it writes to whatever `sys.stderr` is at the time of each
+    record, not the one at setup: a caller that swaps stderr (a test runner, a supervisor
+    wrapper) never leaves us writing to a closed file.
+    """
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__(stream if stream is not None else sys.stderr)
+        self._follow_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._follow_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
 
 
 def setup_logging(level: str = "INFO", json: bool = False, *, stream: TextIO | None = None) -> None:
@@ -152,7 +166,7 @@ def setup_logging(level: str = "INFO", json: bool = False, *, stream: TextIO | N
     for old in [h for h in root.handlers if isinstance(h, _MonitorHandler)]:
         root.removeHandler(old)
         old.close()
-    handler = _MonitorHandler(stream if stream is not None else sys.stderr)
+    handler = _MonitorHandler(stream)
     handler.setFormatter(
         _JSONFormatter()
         if json
