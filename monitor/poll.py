@@ -73,6 +73,11 @@ async def poll_feed(feed: Feed, ctx: PollContext) -> PollResult:
         log.warning("feed %r failed: %s", feed.name, message)
         ctx.store.feeds.record_error(feed.name, feed.url, message, ctx.clock())
         return PollResult(feed=feed.name, error=message)
+    except Exception as exc:  # a parser bug on hostile input must not stop the other feeds
+        message = f"unexpected error reading the feed: {type(exc).__name__}: {exc}"
+        log.exception("feed %r failed", feed.name)
+        ctx.store.feeds.record_error(feed.name, feed.url, message, ctx.clock())
+        return PollResult(feed=feed.name, error=message)
 
     new_stories, alerts = ingest_stories(stories, ctx)
     ctx.store.feeds.record_ok(feed.name, feed.url, result.validators, ctx.clock())
