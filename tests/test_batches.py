@@ -14,6 +14,7 @@ import pytest
 from test_delivery import Clock
 
 from monitor.cli import main
+from monitor.dedupe import identify
 from monitor.errors import ConfigError
 from monitor.models import AlertMessage, Story
 from monitor.notify.hold import digest, quiet_hours
@@ -53,7 +54,7 @@ def alert(store: Store, chan: Channel, n: int, now: datetime, watchlist: str = "
         highlight=(0, 4),
         targets=tuple((chan.name, key) for key in chan.targets),
     )
-    assert store.stories.ingest(story, [f"key-{n}"], [new], now)
+    assert store.stories.ingest(story, identify(story), [new], now)
 
 
 async def sweep(store: Store, chan: Channel, clock: Clock) -> tuple[int, int]:

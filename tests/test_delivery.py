@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.dedupe import identify
 from monitor.models import Story
 from monitor.notify.health import HealthPolicy
 from monitor.notify.outbox import Channel, deliver_due, is_rate_limited, target_key
@@ -58,7 +59,7 @@ def add_alerts(store: Store, chan: Channel, count: int, clock: Clock, start: int
             highlight=None,
             targets=tuple((chan.name, key) for key in chan.targets),
         )
-        assert store.stories.ingest(story, [f"key-{n}"], [alert], clock())
+        assert store.stories.ingest(story, identify(story), [alert], clock())
 
 
 async def test_smtp_down_then_up_every_alert_once_in_order(

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.dedupe import identity_keys
+from monitor.dedupe import identify
 from monitor.errors import StoreError
 from monitor.models import Story, Validators
 from monitor.store import DEAD, PENDING, SENT, NewAlert, Store
+from monitor.store.stories import Status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -44,26 +45,26 @@ def store(store_url: str) -> Store:
 
 def test_ingest_is_exactly_once_by_any_key(store: Store) -> None:
     first = story(1)
-    assert store.stories.ingest(first, identity_keys(first), [alert("w", ("c", "t"))], NOW)
+    assert store.stories.ingest(first, identify(first), [alert("w", ("c", "t"))], NOW)
     # The same guid again, or the same link under a new guid: seen, nothing new.
-    assert not store.stories.ingest(first, identity_keys(first), [alert("w", ("c", "t"))], NOW)
+    assert not store.stories.ingest(first, identify(first), [alert("w", ("c", "t"))], NOW)
     relinked = story(1, guid="other-guid")
-    assert store.stories.unseen([identity_keys(relinked)]) == [False]
-    assert not store.stories.ingest(relinked, identity_keys(relinked), [alert("w")], NOW)
+    assert store.stories.status([identify(relinked)]) == [Status.SEEN]
+    assert not store.stories.ingest(relinked, identify(relinked), [alert("w")], NOW)
     # ... and the new guid was learned: a later copy with only that guid is seen too.
     only_guid = story(1, guid="other-guid", link="https://example.org/moved")
-    assert store.stories.unseen([identity_keys(only_guid)]) == [False]
+    assert store.stories.status([identify(only_guid)]) == [Status.SEEN]
     assert store.stories.alert_count() == 1
     assert store.outbox.counts() == {PENDING: 1}
 
 
 def test_store_survives_reopen(store_url: str) -> None:
     first = Store.open(store_url)
-    assert first.stories.ingest(story(1), identity_keys(story(1)), [], NOW)
+    assert first.stories.ingest(story(1), identify(story(1)), [], NOW)
     first.feeds.record_ok("f", "http://x/f.xml", Validators(etag='"e1"', last_modified="lm"), NOW)
     first.close()
     again = Store.open(store_url)
-    assert not again.stories.ingest(story(1), identity_keys(story(1)), [], NOW)
+    assert not again.stories.ingest(story(1), identify(story(1)), [], NOW)
     assert again.feeds.validators("f", "http://x/f.xml") == Validators(
         etag='"e1"', last_modified="lm"
     )
@@ -83,9 +84,7 @@ def test_feed_errors_count_up_and_reset(store: Store) -> None:
 
 
 def test_outbox_lease_send_retry_dead(store: Store) -> None:
-    store.stories.ingest(
-        story(1), identity_keys(story(1)), [alert("w", ("c", "t1"), ("c", "t2"))], NOW
-    )
+    store.stories.ingest(story(1), identify(story(1)), [alert("w", ("c", "t1"), ("c", "t2"))], NOW)
     due = store.outbox.due(NOW)
     assert [(d.channel, d.target) for d in due] == [("c", "t1"), ("c", "t2")]
     assert due[0].message.title == "Story 1"

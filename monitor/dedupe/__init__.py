@@ -7,6 +7,6 @@ Pure functions; the store (`monitor.store.stories`) keeps keys, bands and cluste
 """
 
 from monitor.dedupe.fingerprint import Fingerprint, fingerprint, same_story
-from monitor.dedupe.keys import Identity, identify, identity_keys
+from monitor.dedupe.keys import Identity, identify
 
-__all__ = ["Fingerprint", "Identity", "fingerprint", "identify", "identity_keys", "same_story"]
+__all__ = ["Fingerprint", "Identity", "fingerprint", "identify", "same_story"]

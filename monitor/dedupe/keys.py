@@ -79,11 +79,6 @@ def identify(story: Story) -> Identity:
     )
 
 
-def identity_keys(story: Story) -> list[str]:
-    """Every exact key of `story` (see `identify`)."""
-    return list(identify(story).keys)
-
-
 def _words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 

@@ -28,6 +28,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from monitor.models import AlertMessage
 from monitor.notify.health import HealthPolicy, note_failure, note_success
@@ -225,7 +226,9 @@ class _Worker:
             return DeliveryReport()
         if wait > 0:
             await self.sleep(wait)
-        ok, error, target = await _attempt(claimed, unit.heading, channel, self.send_timeout)
+        ok, error, target, unfixable = await _attempt(
+            claimed, unit.heading, channel, self.send_timeout
+        )
         now = self.clock()
         if ok:
             store.outbox.mark_sent_many([d.id for d in claimed], now)
@@ -236,7 +239,6 @@ class _Worker:
         if is_rate_limited(error):
             delay = max(delay, RATE_LIMIT_DELAY)
         retry_at = now + timedelta(seconds=delay)
-        unfixable = error.startswith("not configured")
         for delivery in claimed:
             if unfixable or retry_at > delivery.horizon_start + self.horizon:
                 store.outbox.mark_failed(delivery.id, error, None)
@@ -270,17 +272,28 @@ def _rate_wait(store: Store, channel: Channel | None, delivery: Delivery, now: d
     return max((last + timedelta(seconds=channel.min_interval) - now).total_seconds(), 0.0)
 
 
+class _Outcome(NamedTuple):
+    ok: bool
+    error: str
+    """Masked: safe to log and store."""
+    target: str
+    """apprise's masked URL."""
+    unfixable: bool = False
+    """No retry can help (the channel or target left the config): the delivery is dead now."""
+
+
 async def _attempt(
     deliveries: list[Delivery], heading: str | None, channel: Channel | None, timeout: float
-) -> tuple[bool, str, str]:
-    """(ok, masked error, masked target) for one attempt at one message."""
+) -> _Outcome:
+    """One attempt at one message (a single alert, or a batch of them) to one target."""
     first = deliveries[0]
     if channel is None:
         why = f"not configured: channel {first.channel!r} was removed from the config"
-        return False, why, ""
+        return _Outcome(False, why, "", unfixable=True)
     url = channel.targets.get(first.target)
     if url is None:
-        return False, f"not configured: this target was removed from channel {channel.name!r}", ""
+        why = f"not configured: this target was removed from channel {channel.name!r}"
+        return _Outcome(False, why, "", unfixable=True)
     item: AlertMessage | Batch = first.message
     if heading is not None:
         item = Batch(heading=heading, messages=tuple(d.message for d in deliveries))
@@ -289,5 +302,6 @@ async def _attempt(
         alerts = ", ".join(str(d.message.alert_id) for d in deliveries)
         noun = "alert" if len(deliveries) == 1 else f"{heading or 'batch'}: alerts"
         log.info("delivered %s %s to channel %r (%s)", noun, alerts, channel.name, result.target)
-        return True, "", result.target
-    return False, f"{result.target}: {result.error or 'apprise reported failure'}", result.target
+        return _Outcome(True, "", result.target)
+    error = f"{result.target}: {result.error or 'apprise reported failure'}"
+    return _Outcome(False, error, result.target)

@@ -78,11 +78,6 @@ class Stories:
         self.window = window
         """Near-duplicates seen within this time join one cluster (one alert per watchlist)."""
 
-    def unseen(self, keyed: Sequence[Sequence[str]]) -> list[bool]:
-        """For each story's key list: True when none of its keys is stored yet."""
-        known = self._known({key for keys in keyed for key in keys})
-        return [not any(key in known for key in keys) for keys in keyed]
-
     def status(self, identities: Sequence[Identity]) -> list[Status]:
         """A cheap batched pre-check so that only new or changed stories are matched.
 
@@ -94,7 +89,7 @@ class Stories:
     def ingest(
         self,
         story: Story,
-        keys: Sequence[str] | Identity,
+        ident: Identity,
         new_alerts: Sequence[NewAlert],
         now: datetime,
     ) -> Ingested:
@@ -105,8 +100,7 @@ class Stories:
         not match it before. Returns a false `Ingested` (and writes nothing but any new keys)
         when the story was already seen.
         """
-        ident = keys if isinstance(keys, Identity) else None
-        all_keys = list(keys.keys) if isinstance(keys, Identity) else list(keys)
+        all_keys = list(ident.keys)
         try:
             with self._db.transaction() as conn:
                 existing = dict(
@@ -120,8 +114,8 @@ class Stories:
                     return self._known_story(
                         conn, story, ident, all_keys, existing, new_alerts, now
                     )
-                fp = ident.fingerprint if ident else None
-                cluster_id = self._cluster_of(conn, fp, now) if fp else None
+                fp = ident.fingerprint
+                cluster_id = self._cluster_of(conn, fp, now)
                 story_id = insert_id(
                     conn,
                     insert(stories).values(
@@ -132,7 +126,7 @@ class Stories:
                         published_at=story.published,
                         seen_at=now,
                         cluster_id=cluster_id,
-                        fingerprint=fp.encode() if fp else None,
+                        fingerprint=fp.encode(),
                     ),
                 )
                 joined = cluster_id is not None
@@ -144,10 +138,9 @@ class Stories:
                 conn.execute(
                     insert(story_keys), [{"key": k, "story_id": story_id} for k in all_keys]
                 )
-                if fp:
-                    bands = [{"band": b, "story_id": story_id, "seen_at": now} for b in fp.bands()]
-                    if bands:
-                        conn.execute(insert(story_bands), _unique_bands(bands))
+                bands = [{"band": b, "story_id": story_id, "seen_at": now} for b in fp.bands()]
+                if bands:
+                    conn.execute(insert(story_bands), _unique_bands(bands))
                 count = _record_matches(conn, story_id, cluster_id, new_alerts, set(), now)
                 return Ingested(stored=True, alerts=count, cluster_id=cluster_id, joined=joined)
         except IntegrityError:
@@ -206,7 +199,7 @@ class Stories:
         self,
         conn: Connection,
         story: Story,
-        ident: Identity | None,
+        ident: Identity,
         all_keys: Sequence[str],
         existing: dict[str, int | None],
         new_alerts: Sequence[NewAlert],
@@ -219,7 +212,7 @@ class Stories:
             _add_keys(conn, None, new_keys)
             return Ingested(stored=False)
         _add_keys(conn, story_id, new_keys)
-        if ident is None or ident.content is None or ident.content in existing:
+        if ident.content is None or ident.content in existing:
             return Ingested(stored=False)
         # Same guid or link, new text: a correction or an update.
         cluster_id = conn.execute(
