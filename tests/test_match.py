@@ -7,6 +7,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import feedparser
 import pytest
@@ -418,3 +419,78 @@ def test_engine_agrees_with_reference(
             assert _ref_words(excerpt[start:end]) == _ref_words(
                 _field(story, hit)[hit.start : hit.end]
             )
+
+
+# -- random boolean queries against a reference ----------------------------------------------
+# A leaf is (query text, test on the reference words of (title, text)); trees combine them.
+
+_Fields = tuple[list[str], list[str]]
+_QUERY_WORDS = ["Musk", "Tesla", "Starlink", "Putin", "Chef", "Straße"]
+
+
+def _ref_near(words: list[str], a: str, b: str, slop: int) -> bool:
+    places_a = [i for i, w in enumerate(words) if _ref_word_hits(w, a)]
+    places_b = [i for i, w in enumerate(words) if _ref_word_hits(w, b)]
+    return any(i != j and abs(i - j) - 1 <= slop for i in places_a for j in places_b)
+
+
+@st.composite
+def _leaves(draw: st.DrawFn) -> tuple[str, Any]:
+    a, b = draw(st.sampled_from(_QUERY_WORDS)), draw(st.sampled_from(_QUERY_WORDS))
+    fa, fb = _ref_words(a)[0], _ref_words(b)[0]
+    kind = draw(st.sampled_from(["word", "phrase", "prefix", "title", "near"]))
+    if kind == "word":
+        return a, lambda f: any(_ref_phrase_in(words, [fa]) for words in f)
+    if kind == "phrase":
+        return f'"{a} {b}"', lambda f: any(_ref_phrase_in(words, [fa, fb]) for words in f)
+    if kind == "prefix":
+        start = fa[:3]
+        return f"{a[:3]}*", lambda f: any(w.startswith(start) for words in f for w in words)
+    if kind == "title":
+        return f"title:{a}", lambda f: _ref_phrase_in(f[0], [fa])
+    slop = draw(st.integers(0, 3))
+    if fa == fb:
+        return f'"{a}"~{slop}', lambda f: any(_ref_phrase_in(words, [fa]) for words in f)
+    return f'"{a} {b}"~{slop}', lambda f: any(_ref_near(words, fa, fb, slop) for words in f)
+
+
+def _combine(children: st.SearchStrategy[tuple[str, Any]]) -> st.SearchStrategy[tuple[str, Any]]:
+    def build(parts: list[tuple[str, Any]], op: str, negated: tuple[str, Any] | None) -> Any:
+        texts = [f"({text})" for text, _ in parts]
+        tests = [test for _, test in parts]
+        if op == "OR":
+            return " OR ".join(texts), lambda f: any(t(f) for t in tests)
+        text = " AND ".join(texts)
+        if negated is None:
+            return text, lambda f: all(t(f) for t in tests)
+        veto = negated[1]
+        return f"{text} NOT ({negated[0]})", lambda f: all(t(f) for t in tests) and not veto(f)
+
+    return st.builds(
+        build,
+        st.lists(children, min_size=1, max_size=3),
+        st.sampled_from(["AND", "OR"]),
+        st.one_of(st.none(), children),
+    )
+
+
+_QUERIES = st.recursive(_leaves(), _combine, max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    queries=st.lists(_QUERIES, min_size=1, max_size=6),
+    title=_texts(),
+    text=_texts(),
+)
+def test_engine_agrees_with_reference_on_boolean_queries(
+    queries: list[tuple[str, Any]], title: str, text: str
+) -> None:
+    """Anchors, pre-checks and evaluation together give what the query says, on every
+    query of an engine that holds several (each query's candidates come from the others'
+    atoms too)."""
+    watchlists = [Watchlist(name=f"q{i}", query=q) for i, (q, _) in enumerate(queries)]
+    fields = (_ref_words(title), _ref_words(text))
+    expected = [f"q{i}" for i, (_, test) in enumerate(queries) if test(fields)]
+    matched = compile_engine(watchlists, []).match(_story(title, text))
+    assert [m.watchlist for m in matched] == expected, [q for q, _ in queries]

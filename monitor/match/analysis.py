@@ -6,9 +6,9 @@ sides use `analyze` (words with offsets) and `fold` (the comparable form of a wo
 * **Words** are runs of Unicode letters and digits (with their combining marks), found by one
   regex over the *original* string, so every word has exact `start`/`end` offsets into the
   text the user will see highlighted. Hits are always whole words, so word spans are the
-  offset map at the only granularity matching needs; the per-character work (folding)
-  happens on the word alone, and is cached because words repeat. The engine asks for
-  `words` (no offsets, every loop in C) and for `spans` only in a field that has a hit.
+  offset map at the only granularity matching needs. The engine scans a `stream` — the
+  field's folded words joined by spaces, made without that regex (see `stream`) — and asks
+  for `spans` only in a field that has a hit; `stream` and `words` agree word for word.
 * Inside a word, zero-width characters (U+200B–U+200D, U+2060, U+FEFF) and the soft hyphen
   (U+00AD) are ignored (`Star\\u00adlink` is `starlink`); around a word they are not part of it
   (heise's title ending in U+200B still ends in the word `aktienkurs`).
@@ -23,15 +23,14 @@ sides use `analyze` (words with offsets) and `fold` (the comparable form of a wo
 
 **Diacritics are exact by default**: `Müller` does not match `Muller` or `Mueller`. German
 readers treat those as different spellings (and `Mueller` is a different common surname), so
-a watchlist must ask for the looser match (issue 3's query option). That option slots in as
-one more lookup key per story word (the word with diacritics removed, next to its `stem`;
-the term side compiles `muller` and `mueller`) — the index and the engine stay as they are.
+a watchlist must ask for the looser match (`fold_diacritics`): such watchlists are compiled
+and scanned over `loose` words (`muller` for `Müller`, `Mueller` and `Muller`).
 
-**Possessive and genitive endings** are handled by `stem`, asymmetrically: a story word
-offers itself and its stem without `'s` or `s` (`musks` → `musks`, `musk`), a term word is
-looked up as written. So the term `Musk` hits `Musks`, `Musk's`, `Musk’s` and `Musk'`, never
-`Muskeln`; the term `Musks` does not hit `Musk`. A stem must keep at least two characters, so
-`us` does not become a hit for the term `U`.
+**Possessive and genitive endings** are handled asymmetrically, by `endings`: a term word is
+found in a story as itself or with `s` or `'s` added (`musk` as `musk`, `musks`, `musk's`),
+never the other way round. So the term `Musk` hits `Musks`, `Musk's`, `Musk’s` and `Musk'`,
+never `Muskeln`; the term `Musks` does not hit `Musk`. A one-letter term word takes no
+ending, so the term `U` does not hit `us`.
 """
 
 from __future__ import annotations
@@ -41,7 +40,19 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-__all__ = ["IGNORABLE", "Token", "analyze", "fold", "loose", "phrase", "spans", "stem", "words"]
+__all__ = [
+    "IGNORABLE",
+    "Token",
+    "analyze",
+    "endings",
+    "fold",
+    "loose",
+    "loose_stream",
+    "phrase",
+    "spans",
+    "stream",
+    "words",
+]
 
 IGNORABLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 """Soft hyphen and zero-width characters: invisible, so they never separate or make words."""
@@ -71,7 +82,9 @@ Southeast Asian blocks are included (their letters are word characters anyway), 
 danda punctuation.
 """
 _PART = rf"[\w{_MARKS}]+"
-_JOIN = rf"(?:[{IGNORABLE}]+|[{re.escape(_APOSTROPHES)}])"
+_APOSTROPHE = rf"[{re.escape(_APOSTROPHES)}][{IGNORABLE}]*"
+_JOIN = rf"(?:[{IGNORABLE}]+(?:{_APOSTROPHE})?|{_APOSTROPHE})"
+"""Between two parts of one word: invisible characters, one apostrophe, or both."""
 _WORD = re.compile(rf"{_PART}(?:{_JOIN}{_PART})*")
 
 
@@ -120,9 +133,47 @@ _WORDS: dict[str, str] = {}
 """`words`' cache of folded words, cleared when it outgrows `_FOLD_CACHE_SIZE`."""
 
 
+def stream(text: str) -> str:
+    """`words(text)` as one string, each word with a space before and after it
+    (`" elon musk's tesla "`): what the engine's automaton scans, so a key `" musk "` is a
+    whole word and `" elon musk "` a phrase.
+
+    The same words as `words`, made without a regex over the text — the hot path of matching:
+    the whole field is folded at once, ASCII separators become spaces in one
+    `bytes.translate`, others (`–`, `„`, `…`) by a regex only when the text is not ASCII, and
+    apostrophes that do not join two letters are dropped. Folding a whole field can join or
+    split words differently from folding word by word only where NFKC changes the text (`™`
+    becomes `tm`, `²` becomes `2`), so such a text takes the `words` path.
+    """
+    if not unicodedata.is_normalized("NFKC", text):
+        return " " + " ".join(words(text)) + " "
+    spaced = fold(text).encode().translate(_ASCII_SEPARATORS).decode()
+    if not spaced.isascii():
+        spaced = _OTHER_SEPARATORS.sub(" ", spaced)
+    if "'" in spaced:
+        spaced = " " + spaced + " "
+        while "''" in spaced:
+            spaced = spaced.replace("''", " ")
+        spaced = spaced.replace(" '", " ").replace("' ", " ")
+    return " " + " ".join(spaced.split()) + " "
+
+
+def loose_stream(padded: str) -> str:
+    """A `stream` with every word made `loose`, for `fold_diacritics` watchlists."""
+    return " " + " ".join(map(loose, padded.split())) + " "
+
+
+_ASCII_SEPARATORS = bytes(
+    byte if byte >= 0x80 or chr(byte).isalnum() or chr(byte) == "'" else 0x20 for byte in range(256)
+)
+"""A `bytes.translate` table: ASCII that is not a letter, digit or apostrophe (`_` included,
+as `_unscore` does) becomes a space; UTF-8 bytes of other characters pass unchanged."""
+_OTHER_SEPARATORS = re.compile(rf"[^\x00-\x7f\w{_MARKS}]+")
+
+
 def spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets into `text` of each of `words(text)`."""
-    return [match.span() for match in _WORD.finditer(_unscore(text))]
+    return list(map(re.Match.span, _WORD.finditer(_unscore(text))))
 
 
 def analyze(text: str) -> list[Token]:
@@ -137,21 +188,19 @@ def phrase(text: str) -> tuple[str, ...]:
     return tuple(words(text))
 
 
-@functools.lru_cache(maxsize=_FOLD_CACHE_SIZE)
-def stem(word: str) -> str:
-    """A folded story word without its possessive/genitive ending (`musk's`, `musks` →
-    `musk`), or "" when it has none. See the module docstring."""
-    if word.endswith("'s") and len(word) >= 4:
-        return word[:-2]
-    if word.endswith("s") and len(word) >= 3 and word[-2] != "'":
-        return word[:-1]
-    return ""
+def endings(word: str) -> tuple[str, ...]:
+    """The story words that hit the folded term word `word`: itself, and with a possessive
+    or genitive ending when it has two characters or more. See the module docstring."""
+    return (word, word + "s", word + "'s") if len(word) >= 2 else (word,)
 
 
 def _unscore(text: str) -> str:
     """`\\w` counts `_` as a letter; a space of the same length keeps offsets intact and
-    makes `@elon_musk` the words `elon musk`."""
-    return text.replace("_", " ") if "_" in text else text
+    makes `@elon_musk` the words `elon musk`. `ʼ` is a letter to `\\w` too, but an apostrophe
+    to a reader: it joins words like `'` does (and is no word on its own)."""
+    if "_" in text:
+        text = text.replace("_", " ")
+    return text.replace("ʼ", "'") if "ʼ" in text else text
 
 
 _UMLAUT_SPELLING = re.compile(r"([aou])e")

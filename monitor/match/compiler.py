@@ -3,37 +3,27 @@
 Compiling 100,000 queries makes about a million terms, so work is shared wherever the same
 thing recurs: a term's analysis is cached by its text, an identical term (same text, field,
 diacritic mode) compiles to one `Leaf` object shared by every query that has it, and each
-distinct atom is inserted into the trie, prefix table or gate once.
+distinct atom gets its automaton keys once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import product
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.match.analysis import fold, loose, phrase, words
+from monitor.match.analysis import endings, fold, loose, phrase, words
 from monitor.match.evaluate import Leaf, check_tree, fast_tree
 from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
-__all__ = ["Compiled", "TrieNode", "compile_watchlists"]
+__all__ = ["Compiled", "compile_watchlists"]
 
 _FIELD_OF = {"title": "title", "text": "text", "tag": "category"}
 _META_COST = 1 << 40
 """Metadata atoms (`lang:de`) hold for whole feeds: never the anchor while a word exists."""
-
-
-class TrieNode:
-    """One level of the word trie: the words that continue a phrase, and the atoms that end
-    here. Slotted: there is one per distinct phrase word."""
-
-    __slots__ = ("atoms", "children")
-
-    def __init__(self) -> None:
-        self.children: dict[str, TrieNode] = {}
-        self.atoms: list[int] = []
 
 
 @dataclass(slots=True)
@@ -45,30 +35,27 @@ class Compiled:
     `evaluate.fast_tree` made it."""
     checks: list[Any] = field(default_factory=list)
     """The same queries as `evaluate.check_tree`s: the fast yes/no test."""
+    musts: list[tuple[frozenset[int], ...]] = field(default_factory=list)
+    """Per query, atom sets each of which must meet the story's atoms for it to hold (one
+    per AND-ed branch: the atoms that branch cannot hold without, as `anchor` finds them).
+    Most candidates fail one of these tests in C, before `holds` is called."""
+    vetoes: list[frozenset[int]] = field(default_factory=list)
+    """Per query, atoms any one of which makes it false (its `NOT` of plain terms)."""
     anchors: dict[int, list[int]] = field(default_factory=dict)
     """Atom id → the watchlists to evaluate when it is found."""
-    root: TrieNode = field(default_factory=TrieNode)
-    loose_root: TrieNode = field(default_factory=TrieNode)
-    prefixes: dict[str, int] = field(default_factory=dict)
-    """Prefix → atom id."""
-    loose_prefixes: dict[str, int] = field(default_factory=dict)
+    keys: dict[str, list[int]] = field(default_factory=dict)
+    """Automaton key → its atoms. A phrase is a key per spelling its story words may have,
+    spaces around (`" elon musk "`, `" elon musks "`, `" elon musk's "`…; see `_spellings`),
+    a prefix a space and the prefix (`" tesla"`): keys of `analysis.stream`'s form."""
+    loose_keys: dict[str, list[int]] = field(default_factory=dict)
+    """The same for `fold_diacritics` watchlists, over `analysis.loose_stream`."""
     tags: dict[str, list[int]] = field(default_factory=dict)
     sources: dict[str, list[int]] = field(default_factory=dict)
     langs: dict[str, list[int]] = field(default_factory=dict)
-    gate_keys: set[str] = field(default_factory=set)
-    """The key word of every anchor atom: a story without one selects no query."""
-    gate: Any = None
-    """A built `ahocorasick.Automaton` (untyped) of the gate keys, or None when there is
-    nothing to find; the prefix tables (see `engine._prefixes`) likewise."""
-    prefix_gate: Any = None
-    loose_prefix_gate: Any = None
-    starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]] = field(default_factory=dict)
-    """Story word → the atoms of the one-word phrases it hits and the trie nodes to walk on
-    from (as itself, then by its `stem`); built by the engine from `root`. One C-level
-    look-up per story word finds where phrases start."""
-    loose_starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]] = field(
-        default_factory=dict
-    )
+    automaton: Any = None
+    """The `keys` built into an `ahocorasick.Automaton` (untyped) by the engine, or None
+    when there are none; `loose_automaton` likewise."""
+    loose_automaton: Any = None
     has_loose: bool = False
 
 
@@ -85,8 +72,6 @@ class _Builder:
         self.out = Compiled()
         self.atoms: dict[tuple[Any, ...], int] = {}
         self.usage: list[int] = []
-        self.keys: dict[int, str] = {}
-        """Atom id → the word the gate looks for (phrases and prefixes)."""
         self.known = {phrase(entity.name): entity for entity in entities}
         self.leaves: dict[Term | Meta, Leaf] = {}
         self.folded_leaves: dict[Term | Meta, Leaf] = {}
@@ -114,10 +99,17 @@ class _Builder:
             return leaf
         if isinstance(node, Not):
             return ("not", self.node(node.child, folded))
-        children = tuple([self.node(child, folded) for child in node.children])
+        op = "and" if isinstance(node, And) else "or"
+        children: list[Any] = []
+        for child in node.children:  # `a AND (b AND c)` is `a AND b AND c`: one flat test
+            compiled = self.node(child, folded)
+            if isinstance(compiled, tuple) and compiled[0] == op:
+                children += compiled[1]
+            else:
+                children.append(compiled)
         if len(children) == 1:
             return children[0]
-        return ("and" if isinstance(node, And) else "or", children)
+        return (op, tuple(children))
 
     def leaf(self, term: Term | Meta, folded: bool) -> Leaf:
         if isinstance(term, Meta):
@@ -186,19 +178,13 @@ class _Builder:
         kind = key[0]
         if kind == "seq":
             _, folded, sequence = key
-            node = out.loose_root if folded else out.root
-            for word in sequence:
-                child = node.children.get(word)
-                if child is None:
-                    child = node.children[word] = TrieNode()
-                node = child
-            node.atoms.append(atom)
-            self.keys[atom] = max(sequence, key=len)  # the longest word: the rarest, as a rule
+            keys = out.loose_keys if folded else out.keys
+            for spelling in _spellings(sequence):
+                keys.setdefault(spelling, []).append(atom)
             out.has_loose = out.has_loose or folded
         elif kind == "prefix":
             _, folded, prefix = key
-            (out.loose_prefixes if folded else out.prefixes)[prefix] = atom
-            self.keys[atom] = prefix
+            (out.loose_keys if folded else out.keys).setdefault(" " + prefix, []).append(atom)
             out.has_loose = out.has_loose or folded
         else:
             table = {"tag": out.tags, "source": out.sources, "lang": out.langs}[kind]
@@ -222,8 +208,16 @@ class _Builder:
                 raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
             for atom in chosen[0]:
                 anchors.setdefault(atom, []).append(index)
-                if atom in self.keys:
-                    self.out.gate_keys.add(self.keys[atom])
+            branches = check[1] if isinstance(check, tuple) and check[0] == "and" else (check,)
+            anchored = frozenset(chosen[0])  # found whenever the query is a candidate
+            needs = sorted(
+                (cost, frozenset(atoms))  # the rarest first: the likeliest to be missing
+                for atoms, cost in filter(None, map(self.anchor, branches))
+                if frozenset(atoms) != anchored
+            )
+            self.out.musts.append(tuple(atoms for _, atoms in needs))
+            vetoes = [b[1][1] for b in branches if _is_not(b) and _is_any(b[1])]
+            self.out.vetoes.append(frozenset().union(*vetoes))
 
     def anchor(self, node: Any) -> tuple[frozenset[int] | set[int], int] | None:
         """Atoms one of which is found whenever the check-tree `node` holds, and their cost
@@ -253,3 +247,26 @@ class _Builder:
             return union, sum(map(usage.__getitem__, union))
         known = [option for option in options if option is not None]
         return min(known, key=lambda option: option[1]) if known else None
+
+
+_SPELLED_WORDS = 4
+"""Phrases up to this long get a key for every combination of endings (3**4 = 81 keys);
+longer ones only for endings on their last word."""
+
+
+def _spellings(sequence: tuple[str, ...]) -> list[str]:
+    """The keys that find the phrase `sequence` in an `analysis.stream`: every combination
+    of its words' `analysis.endings`."""
+    if len(sequence) <= _SPELLED_WORDS:
+        options = [endings(word) for word in sequence]
+    else:
+        options = [(word,) for word in sequence[:-1]] + [endings(sequence[-1])]
+    return [" " + " ".join(words) + " " for words in product(*options)]
+
+
+def _is_any(check: Any) -> bool:
+    return isinstance(check, tuple) and check[0] == "any"
+
+
+def _is_not(check: Any) -> bool:
+    return isinstance(check, tuple) and check[0] == "not"

@@ -8,17 +8,15 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
    sequence; `Tesla*` a word prefix; an entity's name run together (`ElonMusk`) a category
    key; `source:`/`lang:` values metadata keys. Each distinct atom exists once, with an id,
    however many queries use it; compiling analyses each distinct term text once.
-2. **Gate**. One character automaton (pyahocorasick) holds the longest word of every phrase
-   and every prefix. A title or text is folded whole and run through it in C; a field with
-   no key at the start of a word cannot hold an atom and is never split into words.
-3. **Scan**. Phrases sit in a word trie (a dict per level). Compiling lists every story word
-   that starts a phrase — a first word, or a form whose possessive stem is one (see
-   `analysis`) — so each word of a field costs one look-up, in C via `map`; from the few that
-   hit we walk on while the following words continue a phrase — Aho-Corasick over words.
-   Prefixes are found per distinct word through a memo of the prefixes each word starts
-   with. `fold_diacritics` watchlists have their own trie over `analysis.loose` words,
-   scanned only when such a watchlist exists.
-4. **Select and verify**. Each query is registered under a few *anchor* atoms, chosen so that
+2. **Scan**. Every field becomes an `analysis.stream` — its folded words, each with a space
+   before and after — and one Aho-Corasick automaton (pyahocorasick, in C) holds a key per
+   phrase spelling (`" musk "`, `" musks "`, `" musk's "`, `" elon musk "`…) and per prefix
+   (`" tesla"`). One pass over the stream finds every atom in the field as a whole word or
+   phrase; a hit's word position is the number of spaces before it, counted in C. Nothing
+   is split into words on this path, and the work is the stream's length plus its hits,
+   whatever the number of watchlists. `fold_diacritics` watchlists have their own automaton
+   over `analysis.loose_stream`, scanned only when such a watchlist exists.
+3. **Select and verify**. Each query is registered under a few *anchor* atoms, chosen so that
    the query cannot hold unless one of them was found: all branches of an OR, the one branch
    of an AND whose atoms are used by the fewest queries (rare words select few candidates;
    `NOT` branches and metadata never anchor). Only selected queries are evaluated.
@@ -34,15 +32,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from itertools import compress
-from operator import is_
 from typing import Any
 
 import ahocorasick
 
-from monitor.match.analysis import fold, loose, spans, stem, words
-from monitor.match.compiler import Compiled, TrieNode, compile_watchlists
+from monitor.match.analysis import loose_stream, spans, stream, words
+from monitor.match.compiler import Compiled, compile_watchlists
 from monitor.match.evaluate import Found, Raw, evaluate, holds
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
@@ -55,9 +50,9 @@ _FIELD_RANK = {"title": 0, "text": 1, "category": 2}
 class Scan:
     """What the pre-filter did for one story: for diagnostics and for checking flatness.
 
-    `probes` counts word-index look-ups; it grows with the words of the fields that pass the
-    gate, not with the number of watchlists. `candidates` are the watchlists (in config
-    order) selected for exact evaluation.
+    `probes` counts the automaton's hits: the atoms' places in the story, which do not grow
+    with the number of watchlists that share none of the story's words. `candidates` are
+    the watchlists (in config order) selected for exact evaluation.
     """
 
     probes: int
@@ -76,15 +71,21 @@ class Engine:
         order (title, text, then categories by position; by offset within each)."""
         found, _ = self._scan(story)
         matches = []
-        queries, checks = self._c.queries, self._c.checks
-        offsets: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        c = self._c
+        queries, checks, musts, vetoes = c.queries, c.checks, c.musts, c.vetoes
+        hits = _Hits(story)
+        keys = found.keys()
         for index in self._candidates(found):
-            if not holds(checks[index], found):
+            if (
+                any(map(keys.isdisjoint, musts[index]))
+                or (vetoes[index] and not keys.isdisjoint(vetoes[index]))
+                or not holds(checks[index], found)
+            ):
                 continue
             raws = evaluate(queries[index], found)
             if raws:
-                hits = [_hit(term, raw, story, offsets) for term, raw in raws]
-                matches.append(Match(watchlist=self._watchlists[index].name, hits=_verify(hits)))
+                name = self._watchlists[index].name
+                matches.append(Match(watchlist=name, hits=_verify(list(map(hits.get, raws)))))
         return matches
 
     def scan(self, story: Story) -> Scan:
@@ -103,9 +104,7 @@ class Engine:
         return sorted(selected)
 
     def _scan(self, story: Story) -> tuple[Found, int]:
-        """Every atom in the story. Title and text are split into words only when the gate
-        finds an anchor key in one of them, or a category holds an anchor: otherwise no
-        query can be a candidate, and atoms nobody would look at are not worth finding."""
+        """Every atom in the story, and the automaton hits it took to find them."""
         c = self._c
         found: Found = {}
         probes = 0
@@ -113,14 +112,9 @@ class Engine:
             tag = c.tags.get("".join(words(category))) if c.tags else None
             for atom in tag or ():
                 found.setdefault(atom, []).append(("category", index, 0, len(words(category)) - 1))
-            probes += 1 + self._scan_field(category, "category", index, found)
-        if (
-            self._passes_gate(story.title)
-            or self._passes_gate(story.text)
-            or any(atom in c.anchors for atom in found)
-        ):
-            probes += self._scan_field(story.title, "title", 0, found)
-            probes += self._scan_field(story.text, "text", 0, found)
+            probes += self._scan_field(category, "category", index, found)
+        probes += self._scan_field(story.title, "title", 0, found)
+        probes += self._scan_field(story.text, "text", 0, found)
         if c.sources:
             names = words(story.feed)
             for start in range(len(names)):
@@ -133,210 +127,119 @@ class Engine:
                 found.setdefault(atom, []).append(("lang", 0, 0, 0))
         return found, probes
 
-    def _passes_gate(self, text: str) -> bool:
-        """Whether some anchor key occurs at the start of a word of `text` (folded). Never
-        false when an anchor atom is in the text: every word of a hit is a folded word of
-        the field, and a story word starts with the term word or prefix it hits."""
-        gate = self._c.gate
-        if gate is None or not text:
-            return False
-        folded = fold(text)
-        if self._c.has_loose:
-            folded += " " + " ".join(map(loose, words(text)))
-        for end, length in gate.iter(folded):
-            start = end - length + 1
-            if start == 0 or not folded[start - 1].isalnum():
-                return True
-        return False
-
     def _scan_field(self, text: str, name: str, index: int, found: Found) -> int:
         c = self._c
-        exact = words(text)
-        probes = _walk(c.starts, exact, name, index, found)
-        if c.prefix_gate is not None:
-            probes += _prefixes(c.prefix_gate, exact, name, index, found)
-        if c.has_loose:
-            folded = list(map(loose, exact))
-            probes += _walk(c.loose_starts, folded, name, index, found)
-            if c.loose_prefix_gate is not None:
-                probes += _prefixes(c.loose_prefix_gate, folded, name, index, found)
+        if not text or (c.automaton is None and c.loose_automaton is None):
+            return 0
+        padded = stream(text)
+        probes = _collect(c.automaton, padded, name, index, found) if c.automaton else 0
+        if c.loose_automaton is not None:
+            probes += _collect(c.loose_automaton, loose_stream(padded), name, index, found)
         return probes
 
 
 def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) -> Engine:
     """Compile every watchlist into one index. Raises `ConfigError` for a query that does
     not parse, a term with no words in it (it could never match), or a query that could
-    match on NOT alone."""
+    match on NOT alone.
+
+    The engine is millions of small objects at 100,000 queries, none in a reference cycle
+    (they are freed by reference counting when a reload replaces the engine). The cyclic
+    garbage collector would only rescan them: it is off while compiling, and the result is
+    moved out of its sight with `gc.freeze()` — without that, the collections that matching
+    triggers cost more than the matching itself at 100,000 queries.
+    """
     enabled = gc.isenabled()
-    gc.disable()  # millions of small objects, none cyclic: the collector would only rescan
+    gc.disable()
     try:
         compiled = compile_watchlists(watchlists, entities)
-        compiled.gate = _automaton({key: len(key) for key in compiled.gate_keys})
-        compiled.prefix_gate = _prefix_table(compiled.prefixes)
-        compiled.loose_prefix_gate = _prefix_table(compiled.loose_prefixes)
-        compiled.starts = _starts(compiled.root)
-        compiled.loose_starts = _starts(compiled.loose_root)
+        compiled.automaton = _automaton(compiled.keys)
+        compiled.loose_automaton = _automaton(compiled.loose_keys)
+        compiled.keys, compiled.loose_keys = {}, {}  # in the automata now
+        engine = Engine(watchlists, compiled)
+        gc.freeze()
     finally:
         if enabled:
             gc.enable()
-    return Engine(watchlists, compiled)
+    return engine
 
 
-def _automaton(values: dict[str, Any]) -> Any:
-    if not values:
+def _automaton(keys: dict[str, list[int]]) -> Any:
+    """An automaton whose value for each key is (its length, its words after the first,
+    its atoms)."""
+    if not keys:
         return None
     automaton = ahocorasick.Automaton()
-    for key, value in values.items():
-        automaton.add_word(key, value)
+    for key, atoms in keys.items():
+        more = key.count(" ") - 2 if key.endswith(" ") else 0  # a prefix is one word
+        automaton.add_word(key, (len(key), more, tuple(atoms)))
     automaton.make_automaton()
     return automaton
 
 
-_stem = stem.__wrapped__
-"""`stem` uncached: compiling tries forms no story may have; they would evict real words."""
+def _collect(automaton: Any, padded: str, name: str, index: int, found: Found) -> int:
+    """Every key of `automaton` in the stream `padded`, recorded as raw hits of its atoms.
 
-
-def _starts(root: TrieNode) -> dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]]:
-    """Every story word that starts a phrase of the trie at `root` — a key itself, or a form
-    whose `stem` is a key (`k + "s"`, `k + "'s"`) — with the atoms of the one-word phrases it
-    is and the nodes to walk on from (as itself first, then by its stem)."""
-    reached: dict[str, list[TrieNode | None]] = {}
-    for key, node in root.children.items():
-        reached.setdefault(key, [None, None])[0] = node
-        for form in (key + "s", key + "'s"):
-            if _stem(form) == key:
-                reached.setdefault(form, [None, None])[1] = node
-    starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]] = {}
-    shared: dict[tuple[int, ...], tuple[tuple[int, ...], tuple[TrieNode, ...]]] = {}
-    for word, pair in reached.items():
-        nodes = [node for node in pair if node is not None]
-        ids = tuple(map(id, nodes))  # `k`, `ks` and `k's` mostly reach the same node
-        value = shared.get(ids)
-        if value is None:
-            atoms = tuple(atom for node in nodes for atom in node.atoms)
-            value = shared[ids] = (atoms, tuple(node for node in nodes if node.children))
-        starts[word] = value
-    return starts
-
-
-def _walk(
-    starts: dict[str, tuple[tuple[int, ...], tuple[TrieNode, ...]]],
-    found_words: list[str],
-    name: str,
-    index: int,
-    found: Found,
-) -> int:
-    """Every phrase of the trie whose `starts` are given in `found_words`, recorded as raw
-    hits. Most phrases are one word: a word that starts none costs one look-up in C."""
-    count = len(found_words)
-    probes = 2 * count
-    for first in compress(range(count), map(starts.__contains__, found_words)):
-        atoms, nodes = starts[found_words[first]]
-        deeper: Sequence[TrieNode] = nodes
-        if atoms:
-            raw = (name, index, first, first)
-            for atom in atoms:
-                hits = found.get(atom)
-                if hits is None:
-                    found[atom] = [raw]
-                else:
-                    hits.append(raw)
-        position = first + 1
-        while deeper and position < count:
-            following = []
-            word = found_words[position]
-            for node in deeper:
-                for key in (word, stem(word)):
-                    probes += 1
-                    child = node.children.get(key) if key else None
-                    if child is None:
-                        continue
-                    following.append(child)
-                    if child.atoms:
-                        raw = (name, index, first, position)
-                        for atom in child.atoms:
-                            found.setdefault(atom, []).append(raw)
-            deeper = following
-            position += 1
-    return probes
-
-
-class _Prefixes:
-    """The compiled prefixes (`tesla*` hits `teslas`, `tesla-chef`) and, per story word
-    seen, the atoms of the prefixes it starts with: story words repeat, so after a warm-up
-    a field costs one C-level look-up per distinct word. The memo is bounded (cleared when
-    it grows past `_MEMO_SIZE`); a scan reads it once and keeps what it read, so an engine
-    shared between threads stays correct."""
-
-    __slots__ = ("lengths", "memo", "prefixes")
-
-    def __init__(self, prefixes: dict[str, int]) -> None:
-        self.prefixes = prefixes
-        self.lengths = tuple(sorted(set(map(len, prefixes))))
-        self.memo: dict[str, tuple[int, ...]] = {}
-
-    def atoms(self, word: str) -> tuple[int, ...]:
-        prefixes = self.prefixes
-        found = tuple(
-            prefixes[word[:length]]
-            for length in self.lengths
-            if length <= len(word) and word[:length] in prefixes
-        )
-        if len(self.memo) >= _MEMO_SIZE:
-            self.memo.clear()
-        self.memo[word] = found
-        return found
-
-
-_MEMO_SIZE = 1 << 18
-_is_none = partial(is_, None)
-
-
-def _prefixes(table: _Prefixes, found_words: list[str], name: str, index: int, found: Found) -> int:
-    """Words that start with a compiled prefix, recorded as raw hits (see `_Prefixes`)."""
-    distinct = list(set(found_words))
-    read = list(map(table.memo.get, distinct))  # read once: another thread may clear it
-    if None in read:
-        for place in compress(range(len(read)), map(_is_none, read)):
-            read[place] = table.atoms(distinct[place])
-    known: list[tuple[int, ...]] = read  # type: ignore[assignment]  # no None left
-    atoms = dict(compress(zip(distinct, known, strict=True), known))
-    if atoms:  # the positions of the few words that hit, found by one scan in C
-        positions: dict[str, list[int]] = {}
-        for position in compress(range(len(found_words)), map(atoms.__contains__, found_words)):
-            positions.setdefault(found_words[position], []).append(position)
-        for word, each in atoms.items():
-            raws = [(name, index, position, position) for position in positions[word]]
-            for atom in each:
-                found.setdefault(atom, []).extend(raws)
-    return len(distinct)
-
-
-def _prefix_table(prefixes: dict[str, int]) -> _Prefixes | None:
-    return _Prefixes(prefixes) if prefixes else None
-
-
-def _hit(
-    term: str,
-    raw: Raw,
-    story: Story,
-    offsets: dict[tuple[str, int], list[tuple[int, int]]],
-) -> Hit:
-    """A raw hit (word positions) as a `Hit` (offsets into the field's original text)."""
-    field, index, first, last = raw
-    place = offsets.get((field, index))
-    if place is None:
-        if field == "category":
-            text = story.categories[index]
+    A key starts at the space before its first word, so that word's position is the number
+    of spaces before the key. Hits come in order of their end; their starts nearly so, so
+    the spaces are counted from the previous start, forwards or (rarely) back.
+    """
+    hits = last = position = 0
+    for end, (length, more, atoms) in automaton.iter(padded):
+        start = end - length + 1
+        if start >= last:
+            position += padded.count(" ", last, start)
+            last = start
+            first = position
         else:
-            text = story.title if field == "title" else story.text
-        place = offsets[(field, index)] = spans(text)
-    return Hit(term=term, field=field, start=place[first][0], end=place[last][1], index=index)
+            first = position - padded.count(" ", start, last)
+        raw = (name, index, first, first + more)
+        for atom in atoms:
+            raws = found.get(atom)
+            if raws is None:
+                found[atom] = [raw]
+            else:
+                raws.append(raw)
+        hits += 1
+    return hits
+
+
+class _Hits:
+    """Raw hits of one story as `Hit`s (offsets into the field's original text). A term's
+    hit is often part of many matches (a famous name in hundreds of queries): each is made
+    once, and each field's word offsets are computed once, when a hit in it is first asked
+    for."""
+
+    __slots__ = ("made", "offsets", "story")
+
+    def __init__(self, story: Story) -> None:
+        self.story = story
+        self.offsets: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self.made: dict[tuple[str, Raw], Hit] = {}
+
+    def get(self, term_raw: tuple[str, Raw]) -> Hit:
+        hit = self.made.get(term_raw)
+        if hit is None:
+            term, (field, index, first, last) = term_raw
+            place = self.offsets.get((field, index))
+            if place is None:
+                story = self.story
+                if field == "category":
+                    text = story.categories[index]
+                else:
+                    text = story.title if field == "title" else story.text
+                place = self.offsets[(field, index)] = spans(text)
+            start, end = place[first][0], place[last][1]
+            hit = Hit(term=term, field=field, start=start, end=end, index=index)
+            self.made[term_raw] = hit
+        return hit
 
 
 def _verify(hits: list[Hit]) -> tuple[Hit, ...]:
     """A watchlist's hits in reading order, without duplicates or hits nested in a longer
     one of the same term in the same place."""
+    if len(hits) == 1:
+        return (hits[0],)
     ordered = sorted(hits, key=lambda h: (_FIELD_RANK[h.field], h.index, h.start, -h.end))
     reach: dict[tuple[str, str, int], int] = {}
     kept: list[Hit] = []
