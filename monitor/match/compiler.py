@@ -33,12 +33,10 @@ class Compiled:
     queries: list[Any] = field(default_factory=list)
     """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple, as
     `evaluate.fast_tree` made it."""
-    checks: list[Any] = field(default_factory=list)
-    """The same queries as `evaluate.check_tree`s: the fast yes/no test."""
     musts: list[tuple[frozenset[int], ...]] = field(default_factory=list)
     """Per query, atom sets each of which must meet the story's atoms for it to hold (one
     per AND-ed branch: the atoms that branch cannot hold without, as `anchor` finds them).
-    Most candidates fail one of these tests in C, before `holds` is called."""
+    Most candidates fail one of these tests in C, before `evaluate` is called."""
     vetoes: list[frozenset[int]] = field(default_factory=list)
     """Per query, atoms any one of which makes it false (its `NOT` of plain terms)."""
     anchors: dict[int, list[int]] = field(default_factory=dict)
@@ -76,6 +74,9 @@ class _Builder:
         self.leaves: dict[Term | Meta, Leaf] = {}
         self.folded_leaves: dict[Term | Meta, Leaf] = {}
         self.watchlist = ""
+        self.checks: list[Any] = []
+        """Per watchlist, its `evaluate.check_tree`: what anchors and pre-checks are chosen
+        from."""
 
     def add(self, watchlist: Watchlist) -> None:
         self.watchlist = watchlist.name
@@ -87,7 +88,7 @@ class _Builder:
         tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
         compiled = self.node(tree, watchlist.fold_diacritics)
         self.out.queries.append(fast_tree(compiled))
-        self.out.checks.append(check_tree(compiled))
+        self.checks.append(check_tree(compiled))
 
     def node(self, node: Node, folded: bool) -> Any:
         if isinstance(node, Term | Meta):
@@ -202,7 +203,7 @@ class _Builder:
                 for atom in leaf.aliases:
                     usage[atom] += leaf.refs
         anchors = self.out.anchors
-        for index, check in enumerate(self.out.checks):
+        for index, check in enumerate(self.checks):
             chosen = self.anchor(check)
             if chosen is None:  # parse_query rejects these; terms always anchor
                 raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")

@@ -38,7 +38,7 @@ import ahocorasick
 
 from monitor.match.analysis import loose_stream, spans, stream, words
 from monitor.match.compiler import Compiled, compile_watchlists
-from monitor.match.evaluate import Found, Raw, evaluate, holds
+from monitor.match.evaluate import Found, Raw, evaluate
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 __all__ = ["Engine", "Scan", "compile_engine"]
@@ -72,14 +72,12 @@ class Engine:
         found, _ = self._scan(story)
         matches = []
         c = self._c
-        queries, checks, musts, vetoes = c.queries, c.checks, c.musts, c.vetoes
+        queries, musts, vetoes = c.queries, c.musts, c.vetoes
         hits = _Hits(story)
         keys = found.keys()
         for index in self._candidates(found):
-            if (
-                any(map(keys.isdisjoint, musts[index]))
-                or (vetoes[index] and not keys.isdisjoint(vetoes[index]))
-                or not holds(checks[index], found)
+            if any(map(keys.isdisjoint, musts[index])) or (
+                vetoes[index] and not keys.isdisjoint(vetoes[index])
             ):
                 continue
             raws = evaluate(queries[index], found)

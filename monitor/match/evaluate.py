@@ -2,7 +2,7 @@
 
 The scan (in `engine`) finds every *atom* — a phrase, a word prefix, a category run together,
 a feed-name phrase, a language — once per story, whatever the number of queries, as a list
-of raw hits `(field, index, start, end, first word, last word)`. A query is a tree of
+of raw hits `(field, category index, first word, last word)`. A query is a tree of
 `Leaf`s and `("and" | "or", children)` / `("not", child)` tuples; evaluating it is a walk
 that looks atoms up in that dict. Nothing here reads text.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXCLUDE_WINDOW", "Leaf", "Plain", "Raw", "check_tree", "evaluate", "fast_tree", "holds"]
+__all__ = ["EXCLUDE_WINDOW", "Leaf", "Plain", "Raw", "check_tree", "evaluate", "fast_tree"]
 
 Raw = tuple[str, int, int, int]
 """(field, category index, first word position, last word position) of one atom hit: the
@@ -106,15 +106,16 @@ def fast_tree(node: Any) -> Any:
 
 
 def check_tree(node: Any) -> Any:
-    """The same query for `holds`: OR-ed plain leaves (no field, no entity rules) merged
-    into one frozenset of atoms, so most of a query is one set-disjointness test in C."""
+    """The same query as the compiler's pre-checks see it: OR-ed plain leaves (no field, no
+    entity rules) merged into one `("any", frozenset of atoms)`, which holds exactly when
+    one of those atoms is found."""
     if isinstance(node, Leaf):
         return ("any", frozenset(node.atoms)) if node.plain else node
     op, children = node
     if op == "not":
         return ("not", check_tree(children))
-    if op == "and":  # the most selective branch first: most candidates fail there
-        return ("and", tuple(sorted(map(check_tree, children), key=_selectivity)))
+    if op == "and":
+        return ("and", tuple(map(check_tree, children)))
     plain: set[int] = set()
     rest = []
     for child in children:
@@ -125,50 +126,6 @@ def check_tree(node: Any) -> Any:
     if not rest:
         return ("any", frozenset(plain))
     return ("or", (("any", frozenset(plain)), *rest) if plain else tuple(rest))
-
-
-def _selectivity(node: Any) -> int:
-    """Order of AND branches in a check tree: small atom sets, then leaves, then the rest."""
-    if isinstance(node, tuple) and node[0] == "any":
-        return len(node[1])
-    return 1000 if isinstance(node, Leaf) else 2000
-
-
-def holds(node: Any, found: Found) -> bool:
-    """Whether a `check_tree` node is true of the story (no hits collected). An "any"
-    child is tested in place, not by a call: most of a query's nodes are such sets."""
-    if type(node) is tuple:
-        op, arg = node
-        if op == "any":
-            return not found.keys().isdisjoint(arg)
-        if op == "and":  # loops, not all()/any(): no generator per node on the hot path
-            keys = found.keys()
-            for child in arg:
-                if type(child) is tuple and child[0] == "any":
-                    if keys.isdisjoint(child[1]):
-                        return False
-                elif not holds(child, found):
-                    return False
-            return True
-        if op == "or":
-            keys = found.keys()
-            for child in arg:
-                if type(child) is tuple and child[0] == "any":
-                    if not keys.isdisjoint(child[1]):
-                        return True
-                elif holds(child, found):
-                    return True
-            return False
-        return not holds(arg, found)
-    if node.kind == "meta":
-        return node.atoms[0] in found
-    if node.kind == "near":
-        for atom in node.atoms:
-            if atom not in found:
-                return False
-    elif found.keys().isdisjoint(node.atoms) and found.keys().isdisjoint(node.aliases):
-        return False
-    return bool(node.hits(found))
 
 
 def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
