@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.match.analysis import analyze, endings, fold, phrase, spans, stream, words
+from monitor.match.analysis import Spans, analyze, endings, fold, phrase, spans, stream, words
 
 from conftest import CORPUS
 
@@ -81,6 +81,8 @@ def test_words_and_spans_agree_with_analyze(text: str) -> None:
     tokens = analyze(text)
     assert words(text) == [t.word for t in tokens]
     assert spans(text) == [(t.start, t.end) for t in tokens]
+    lazy = Spans(text)
+    assert [lazy[i] for i in (2, 0, 1, 2)] == [spans(text)[i] for i in (2, 0, 1, 2)]
     assert words("@elon_musk") == ["elon", "musk"]
 
 

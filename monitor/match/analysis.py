@@ -38,10 +38,12 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from itertools import islice
 from typing import NamedTuple
 
 __all__ = [
     "IGNORABLE",
+    "Spans",
     "Token",
     "analyze",
     "endings",
@@ -169,6 +171,23 @@ _ASCII_SEPARATORS = bytes(
 """A `bytes.translate` table: ASCII that is not a letter, digit or apostrophe (`_` included,
 as `_unscore` does) becomes a space; UTF-8 bytes of other characters pass unchanged."""
 _OTHER_SEPARATORS = re.compile(rf"[^\x00-\x7f\w{_MARKS}]+")
+
+
+class Spans:
+    """`spans(text)` computed only as far as it is read: a hit in the first paragraph does
+    not pay for the offsets of every word after it."""
+
+    __slots__ = ("_done", "_rest")
+
+    def __init__(self, text: str) -> None:
+        self._rest = _WORD.finditer(_unscore(text))
+        self._done: list[tuple[int, int]] = []
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        done = self._done
+        if index >= len(done):
+            done.extend(map(re.Match.span, islice(self._rest, index + 1 - len(done))))
+        return done[index]
 
 
 def spans(text: str) -> list[tuple[int, int]]:

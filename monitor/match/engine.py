@@ -36,7 +36,7 @@ from typing import Any
 
 import ahocorasick
 
-from monitor.match.analysis import loose_stream, spans, stream, words
+from monitor.match.analysis import Spans, loose_stream, stream, words
 from monitor.match.compiler import Compiled, compile_watchlists
 from monitor.match.evaluate import Found, Raw, evaluate
 from monitor.models import Entity, Hit, Match, Story, Watchlist
@@ -205,14 +205,13 @@ def _collect(automaton: Any, padded: str, name: str, index: int, found: Found) -
 class _Hits:
     """Raw hits of one story as `Hit`s (offsets into the field's original text). A term's
     hit is often part of many matches (a famous name in hundreds of queries): each is made
-    once, and each field's word offsets are computed once, when a hit in it is first asked
-    for."""
+    once, and each field's word offsets are computed once, as far as its hits need them."""
 
     __slots__ = ("made", "offsets", "story")
 
     def __init__(self, story: Story) -> None:
         self.story = story
-        self.offsets: dict[tuple[str, int], list[tuple[int, int]]] = {}
+        self.offsets: dict[tuple[str, int], Spans] = {}
         self.made: dict[tuple[str, Raw], Hit] = {}
 
     def get(self, term_raw: tuple[str, Raw]) -> Hit:
@@ -226,7 +225,7 @@ class _Hits:
                     text = story.categories[index]
                 else:
                     text = story.title if field == "title" else story.text
-                place = self.offsets[(field, index)] = spans(text)
+                place = self.offsets[(field, index)] = Spans(text)
             start, end = place[first][0], place[last][1]
             hit = Hit(term=term, field=field, start=start, end=end, index=index)
             self.made[term_raw] = hit
