@@ -96,7 +96,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     runtime = Runtime.build(_load(args))
     try:
-        asyncio.run(run_daemon(runtime))
+        asyncio.run(run_daemon(runtime, reload=lambda: _load(args)))
     finally:
         runtime.close()
     return EXIT_OK

@@ -87,6 +87,24 @@ class Runtime:
             feeds=settings.feed_models(),
         )
 
+    def reloaded(self, settings: Settings) -> Runtime:
+        """A runtime for a changed config on the same store: watchlists and entities
+        recompiled, channels, routes and feeds rebuilt. Raises `ConfigError` (a query that
+        does not parse, say) before anything changes. `storage.url` is not reloadable."""
+        if settings.storage.url != self.settings.storage.url:
+            log.warning("storage.url changed: restart the daemon to use the new store")
+        channels = build_channels(settings)
+        fresh = Runtime(
+            settings=settings,
+            store=self.store,
+            engine=compile_engine(settings.watchlist_models(), settings.entity_models()),
+            channels=channels,
+            routes=build_routes(settings, channels),
+            feeds=settings.feed_models(),
+        )
+        self.store.stories.window = timedelta(seconds=settings.dedupe.window)
+        return fresh
+
     def client(self) -> httpx.AsyncClient:
         return make_client(timeout=self.settings.fetch.timeout)
 

@@ -1,5 +1,6 @@
 """The polling schedule: one APScheduler interval job per feed, the delivery sweep, and an
-hourly housekeeping job that prunes stories past the retention horizon.
+hourly housekeeping job that prunes stories past the retention horizon. A config reload
+(`reschedule`) changes only the jobs of feeds and digests that changed.
 
 Digest channels add a cron job each: at the digest time it runs the delivery sweep, which sends
 the digest (the sweep decides what is due; the cron job only makes it punctual).
@@ -37,18 +38,7 @@ def build_scheduler(
     scheduler = AsyncIOScheduler(timezone=UTC)
     now = datetime.now(UTC)
     for feed in feeds:
-        spread = feed.jitter_seconds
-        scheduler.add_job(
-            poll,
-            IntervalTrigger(seconds=feed.interval_seconds, jitter=spread or None),
-            args=[feed],
-            id=f"poll:{feed.name}",
-            name=f"poll {feed.name}",
-            next_run_time=now + timedelta(seconds=random.uniform(0, spread)),
-            max_instances=1,  # a slow feed is never polled twice at once
-            coalesce=True,  # after a stall, poll once, not once per missed interval
-            misfire_grace_time=None,
-        )
+        _add_poll(scheduler, feed, poll, now)
     scheduler.add_job(
         sweep,
         IntervalTrigger(seconds=sweep_every),
@@ -60,15 +50,7 @@ def build_scheduler(
         misfire_grace_time=None,
     )
     for channel, trigger in (digests or {}).items():
-        scheduler.add_job(
-            sweep,
-            trigger,
-            id=f"digest:{channel}",
-            name=f"digest for channel {channel}",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        _add_digest(scheduler, channel, trigger, sweep)
     if housekeeping is not None:
         scheduler.add_job(
             housekeeping,
@@ -81,3 +63,66 @@ def build_scheduler(
             misfire_grace_time=None,
         )
     return scheduler
+
+
+def reschedule(
+    scheduler: AsyncIOScheduler,
+    old: list[Feed],
+    new: list[Feed],
+    poll: Callable[[Feed], Awaitable[None]],
+    sweep: Callable[[], Awaitable[None]],
+    digests: Mapping[str, CronTrigger],
+) -> None:
+    """Bring a running scheduler in line with a reloaded config: a feed that is gone stops
+    being polled, a new or changed one (URL, interval, anything) gets a fresh job, an
+    unchanged one keeps its place in the schedule; digest jobs are replaced."""
+    now = datetime.now(UTC)
+    kept = {feed.name: feed for feed in old}
+    for feed in new:
+        if kept.pop(feed.name, None) != feed:
+            _add_poll(scheduler, feed, poll, now)
+    for name in kept:
+        scheduler.remove_job(f"poll:{name}")
+    for job in scheduler.get_jobs():
+        if job.id.startswith("digest:"):
+            job.remove()
+    for channel, trigger in digests.items():
+        _add_digest(scheduler, channel, trigger, sweep)
+
+
+def _add_poll(
+    scheduler: AsyncIOScheduler,
+    feed: Feed,
+    poll: Callable[[Feed], Awaitable[None]],
+    now: datetime,
+) -> None:
+    spread = feed.jitter_seconds
+    scheduler.add_job(
+        poll,
+        IntervalTrigger(seconds=feed.interval_seconds, jitter=spread or None),
+        args=[feed],
+        id=f"poll:{feed.name}",
+        name=f"poll {feed.name}",
+        next_run_time=now + timedelta(seconds=random.uniform(0, spread)),
+        max_instances=1,  # a slow feed is never polled twice at once
+        coalesce=True,  # after a stall, poll once, not once per missed interval
+        misfire_grace_time=None,
+        replace_existing=True,
+    )
+
+
+def _add_digest(
+    scheduler: AsyncIOScheduler,
+    channel: str,
+    trigger: CronTrigger,
+    sweep: Callable[[], Awaitable[None]],
+) -> None:
+    scheduler.add_job(
+        sweep,
+        trigger,
+        id=f"digest:{channel}",
+        name=f"digest for channel {channel}",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )

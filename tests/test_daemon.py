@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,60 @@ def test_daemon_polls_alerts_once_and_stops_cleanly(
         assert stop_daemon(daemon) == 0
     assert len(webhook_server.requests) == 2
     assert "Traceback" not in log.read_text(encoding="utf-8")
+
+
+def test_sighup_reloads_the_config_and_a_bad_config_changes_nothing(
+    tmp_path: Path, feed_server: FeedServer, webhook_server: WebhookServer
+) -> None:
+    items = [{"title": "Starlink startet", "link": "https://example.org/1", "guid": "1"}]
+    feed_server.set("/a.xml", rss(items))
+    feed_server.set("/b.xml", rss([]))
+    common = {"extra": '[notify]\ncheck_every = "1s"\n', "interval": "1s"}
+    hook: dict[str, Sequence[str]] = {"hook": [webhook_server.url("/hook")]}
+    config = write_config(
+        tmp_path,
+        feeds={"a": feed_server.url("/a.xml")},
+        channels=hook,
+        watchlists={"starlink": (["Starlink"], ["hook"])},
+        **common,
+    )
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        assert "starlink" in str(webhook_server.wait_for(1, timeout=30)[0].json)
+        # A new watchlist and a new feed; the old watchlist is gone.
+        write_config(
+            tmp_path,
+            feeds={"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")},
+            channels=hook,
+            watchlists={"tesla": (["Tesla"], ["hook"])},
+            **common,
+        )
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: "config reloaded: 2 feeds" in log.read_text(encoding="utf-8"))
+        wait_until(lambda: feed_server.hits("/b.xml") >= 1)
+        items.append({"title": "Tesla und Starlink", "link": "https://example.org/2", "guid": "2"})
+        feed_server.set("/a.xml", rss(items))
+        second = webhook_server.wait_for(2, timeout=30)[1].json
+        assert "tesla" in str(second) and "starlink" not in str(second).replace("Starlink", "")
+
+        # A query that does not parse: the error names it, the running config stays.
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + '\n[[watchlists]]\nname = "broken"\nquery = "(Tesla AND"\n',
+            encoding="utf-8",
+        )
+        daemon.send_signal(signal.SIGHUP)
+        wait_until(lambda: "config reload failed" in log.read_text(encoding="utf-8"))
+        items.append({"title": "Tesla wieder", "link": "https://example.org/3", "guid": "3"})
+        feed_server.set("/a.xml", rss(items))
+        assert "tesla" in str(webhook_server.wait_for(3, timeout=30)[2].json)
+        assert daemon.poll() is None  # still running
+    finally:
+        code = stop_daemon(daemon)
+    text = log.read_text(encoding="utf-8")
+    assert code == 0, text
+    failure = next(line for line in text.splitlines() if "config reload failed" in line)
+    assert "broken" in failure, failure
+    assert "Traceback" not in text
+    assert len(webhook_server.requests) == 3
