@@ -15,7 +15,7 @@ from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.match.analysis import endings, fold, loose, phrase, words
-from monitor.match.evaluate import Leaf, check_tree, fast_tree
+from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
@@ -31,11 +31,11 @@ class Compiled:
     """Everything `Engine` needs; see `engine` for how each part is used."""
 
     queries: list[Any] = field(default_factory=list)
-    """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple, as
-    `evaluate.fast_tree` made it."""
+    """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple, nested
+    ANDs and ORs flattened, plain leaves in ORs merged (`evaluate.or_node`)."""
     musts: list[tuple[frozenset[int], ...]] = field(default_factory=list)
     """Per query, atom sets each of which must meet the story's atoms for it to hold (one
-    per AND-ed branch: the atoms that branch cannot hold without, as `anchor` finds them).
+    per AND-ed branch but the anchor's: the atoms that branch cannot hold without).
     Most candidates fail one of these tests in C, before `evaluate` is called."""
     vetoes: list[frozenset[int]] = field(default_factory=list)
     """Per query, atoms any one of which makes it false (its `NOT` of plain terms)."""
@@ -74,9 +74,6 @@ class _Builder:
         self.leaves: dict[Term | Meta, Leaf] = {}
         self.folded_leaves: dict[Term | Meta, Leaf] = {}
         self.watchlist = ""
-        self.checks: list[Any] = []
-        """Per watchlist, its `evaluate.check_tree`: what anchors and pre-checks are chosen
-        from."""
 
     def add(self, watchlist: Watchlist) -> None:
         self.watchlist = watchlist.name
@@ -86,9 +83,7 @@ class _Builder:
         if not parts:
             raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
         tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
-        compiled = self.node(tree, watchlist.fold_diacritics)
-        self.out.queries.append(fast_tree(compiled))
-        self.checks.append(check_tree(compiled))
+        self.out.queries.append(self.node(tree, watchlist.fold_diacritics))
 
     def node(self, node: Node, folded: bool) -> Any:
         if isinstance(node, Term | Meta):
@@ -105,12 +100,16 @@ class _Builder:
         for child in node.children:  # `a AND (b AND c)` is `a AND b AND c`: one flat test
             compiled = self.node(child, folded)
             if isinstance(compiled, tuple) and compiled[0] == op:
-                children += compiled[1]
+                for grandchild in compiled[1]:
+                    if type(grandchild) is Plain:
+                        children += grandchild.leaves
+                    else:
+                        children.append(grandchild)
             else:
                 children.append(compiled)
         if len(children) == 1:
             return children[0]
-        return (op, tuple(children))
+        return ("and", tuple(children)) if op == "and" else or_node(children)
 
     def leaf(self, term: Term | Meta, folded: bool) -> Leaf:
         if isinstance(term, Meta):
@@ -203,30 +202,30 @@ class _Builder:
                 for atom in leaf.aliases:
                     usage[atom] += leaf.refs
         anchors = self.out.anchors
-        for index, check in enumerate(self.checks):
-            chosen = self.anchor(check)
-            if chosen is None:  # parse_query rejects these; terms always anchor
+        for index, query in enumerate(self.out.queries):
+            top_and = isinstance(query, tuple) and query[0] == "and"
+            branches = query[1] if top_and else (query,)
+            needs = list(filter(None, map(self.anchor, branches)))
+            if not needs:  # parse_query rejects these; terms always anchor
                 raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
+            chosen = min(needs, key=lambda need: need[1])  # the rarest branch
             for atom in chosen[0]:
                 anchors.setdefault(atom, []).append(index)
-            branches = check[1] if isinstance(check, tuple) and check[0] == "and" else (check,)
-            anchored = frozenset(chosen[0])  # found whenever the query is a candidate
-            needs = sorted(
-                (cost, frozenset(atoms))  # the rarest first: the likeliest to be missing
-                for atoms, cost in filter(None, map(self.anchor, branches))
-                if frozenset(atoms) != anchored
-            )
-            self.out.musts.append(tuple(atoms for _, atoms in needs))
-            vetoes = [b[1][1] for b in branches if _is_not(b) and _is_any(b[1])]
-            self.out.vetoes.append(frozenset().union(*vetoes))
+            # The other branches: the rarest first, the likeliest to be missing.
+            needs.sort(key=lambda need: need[1])
+            self.out.musts.append(tuple(frozenset(a) for a, _ in needs if a is not chosen[0]))
+            vetoes = [
+                _plain_atoms(b[1]) for b in branches if isinstance(b, tuple) and b[0] == "not"
+            ]
+            self.out.vetoes.append(frozenset().union(*filter(None, vetoes)))
 
-    def anchor(self, node: Any) -> tuple[frozenset[int] | set[int], int] | None:
-        """Atoms one of which is found whenever the check-tree `node` holds, and their cost
+    def anchor(self, node: Any) -> tuple[set[int], int] | None:
+        """Atoms one of which is found whenever the compiled `node` holds, and their cost
         (the number of uses of the atoms: a proxy for how common they are), or None when
         there are none."""
         usage = self.usage
-        if isinstance(node, tuple) and node[0] == "any":
-            return node[1], sum(map(usage.__getitem__, node[1]))
+        if type(node) is Plain:
+            return set(node.atoms), sum(map(usage.__getitem__, node.atoms))
         if isinstance(node, Leaf):
             if node.kind == "meta":
                 return {node.atoms[0]}, _META_COST
@@ -250,6 +249,18 @@ class _Builder:
         return min(known, key=lambda option: option[1]) if known else None
 
 
+def _plain_atoms(node: Any) -> tuple[int, ...] | None:
+    """The atoms of a compiled node that holds exactly when one of them is found (plain
+    leaves OR-ed), or None for any other node."""
+    if type(node) is Plain:
+        return node.atoms
+    if isinstance(node, Leaf):
+        return node.atoms if node.plain else None
+    if node[0] == "or" and all(type(child) is Plain for child in node[1]):
+        return tuple(atom for child in node[1] for atom in child.atoms)
+    return None
+
+
 _SPELLED_WORDS = 4
 """Phrases up to this long get a key for every combination of endings (3**4 = 81 keys);
 longer ones only for endings on their last word."""
@@ -263,11 +274,3 @@ def _spellings(sequence: tuple[str, ...]) -> list[str]:
     else:
         options = [(word,) for word in sequence[:-1]] + [endings(sequence[-1])]
     return [" " + " ".join(words) + " " for words in product(*options)]
-
-
-def _is_any(check: Any) -> bool:
-    return isinstance(check, tuple) and check[0] == "any"
-
-
-def _is_not(check: Any) -> bool:
-    return isinstance(check, tuple) and check[0] == "not"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EXCLUDE_WINDOW", "Leaf", "Plain", "Raw", "check_tree", "evaluate", "fast_tree"]
+__all__ = ["EXCLUDE_WINDOW", "Leaf", "Plain", "Raw", "evaluate", "or_node"]
 
 Raw = tuple[str, int, int, int]
 """(field, category index, first word position, last word position) of one atom hit: the
@@ -68,7 +68,7 @@ class Leaf:
 
 
 class Plain:
-    """A run of plain leaves inside an OR (see `fast_tree`), in the order written, and
+    """A run of plain leaves inside an OR (see `or_node`), in the order written, and
     their distinct atoms. Tuples, not sets: there are a few per query, and a story's found
     atoms are intersected with them in C all the same."""
 
@@ -79,17 +79,10 @@ class Plain:
         self.atoms = tuple(dict.fromkeys(atom for leaf in leaves for atom in leaf.atoms))
 
 
-def fast_tree(node: Any) -> Any:
-    """The query for `evaluate`, with each run of consecutive plain leaves in an OR merged
-    into one `Plain` node: one set intersection in C instead of a call per leaf. Runs keep
-    their place among the OR's other children, so hits are collected in the same order."""
-    if isinstance(node, Leaf):
-        return node
-    op, children = node
-    if op == "not":
-        return ("not", fast_tree(children))
-    if op == "and":
-        return ("and", tuple(map(fast_tree, children)))
+def or_node(children: list[Any]) -> tuple[str, tuple[Any, ...]]:
+    """An OR of compiled children for `evaluate`, each run of consecutive plain leaves
+    merged into one `Plain` node: one set intersection in C instead of a call per leaf. Runs
+    keep their place among the OR's other children, so hits are collected in order."""
     merged: list[Any] = []
     run: list[Leaf] = []
     for child in children:
@@ -99,33 +92,10 @@ def fast_tree(node: Any) -> Any:
         if run:
             merged.append(Plain(run))
             run = []
-        merged.append(fast_tree(child))
+        merged.append(child)
     if run:
         merged.append(Plain(run))
     return ("or", tuple(merged))
-
-
-def check_tree(node: Any) -> Any:
-    """The same query as the compiler's pre-checks see it: OR-ed plain leaves (no field, no
-    entity rules) merged into one `("any", frozenset of atoms)`, which holds exactly when
-    one of those atoms is found."""
-    if isinstance(node, Leaf):
-        return ("any", frozenset(node.atoms)) if node.plain else node
-    op, children = node
-    if op == "not":
-        return ("not", check_tree(children))
-    if op == "and":
-        return ("and", tuple(map(check_tree, children)))
-    plain: set[int] = set()
-    rest = []
-    for child in children:
-        if isinstance(child, Leaf) and child.plain:
-            plain.update(child.atoms)
-        else:
-            rest.append(check_tree(child))
-    if not rest:
-        return ("any", frozenset(plain))
-    return ("or", (("any", frozenset(plain)), *rest) if plain else tuple(rest))
 
 
 def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
