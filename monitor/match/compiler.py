@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.errors import ConfigError
 from monitor.match.analysis import endings, fold, loose, phrase, words
@@ -19,11 +19,22 @@ from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
-__all__ = ["Compiled", "compile_watchlists"]
+__all__ = ["Compiled", "Precheck", "compile_watchlists"]
 
 _FIELD_OF = {"title": "title", "text": "text", "tag": "category"}
 _META_COST = 1 << 40
 """Metadata atoms (`lang:de`) hold for whole feeds: never the anchor while a word exists."""
+
+
+class Precheck(NamedTuple):
+    """Atom sets a candidate query is tested against before it is evaluated: each `must`
+    set has to meet the story's atoms (one per AND-ed branch but the anchor's: the atoms
+    that branch cannot hold without), the `veto` must not (its `NOT` of plain terms)."""
+
+    must: frozenset[int] | None
+    """The rarest branch's atoms: the likeliest test to fail."""
+    more: tuple[frozenset[int], ...]
+    veto: frozenset[int] | None
 
 
 @dataclass(slots=True)
@@ -33,12 +44,8 @@ class Compiled:
     queries: list[Any] = field(default_factory=list)
     """Per watchlist (config order): a `Leaf` or an ("and"|"or"|"not", …) tuple, nested
     ANDs and ORs flattened, plain leaves in ORs merged (`evaluate.or_node`)."""
-    musts: list[tuple[frozenset[int], ...]] = field(default_factory=list)
-    """Per query, atom sets each of which must meet the story's atoms for it to hold (one
-    per AND-ed branch but the anchor's: the atoms that branch cannot hold without).
-    Most candidates fail one of these tests in C, before `evaluate` is called."""
-    vetoes: list[frozenset[int]] = field(default_factory=list)
-    """Per query, atoms any one of which makes it false (its `NOT` of plain terms)."""
+    prechecks: list[Precheck] = field(default_factory=list)
+    """Per query, what is tested in C before `evaluate` is called (most candidates fail)."""
     anchors: dict[int, list[int]] = field(default_factory=dict)
     """Atom id → the watchlists to evaluate when it is found."""
     keys: dict[str, list[int]] = field(default_factory=dict)
@@ -213,11 +220,12 @@ class _Builder:
                 anchors.setdefault(atom, []).append(index)
             # The other branches: the rarest first, the likeliest to be missing.
             needs.sort(key=lambda need: need[1])
-            self.out.musts.append(tuple(frozenset(a) for a, _ in needs if a is not chosen[0]))
-            vetoes = [
-                _plain_atoms(b[1]) for b in branches if isinstance(b, tuple) and b[0] == "not"
-            ]
-            self.out.vetoes.append(frozenset().union(*filter(None, vetoes)))
+            musts = [frozenset(atoms) for atoms, _ in needs if atoms is not chosen[0]]
+            nots = [b[1] for b in branches if isinstance(b, tuple) and b[0] == "not"]
+            veto = frozenset().union(*filter(None, map(_plain_atoms, nots)))
+            self.out.prechecks.append(
+                Precheck(musts[0] if musts else None, tuple(musts[1:]), veto or None)
+            )
 
     def anchor(self, node: Any) -> tuple[set[int], int] | None:
         """Atoms one of which is found whenever the compiled `node` holds, and their cost

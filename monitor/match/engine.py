@@ -72,12 +72,15 @@ class Engine:
         found, _ = self._scan(story)
         matches = []
         c = self._c
-        queries, musts, vetoes = c.queries, c.musts, c.vetoes
+        queries, prechecks = c.queries, c.prechecks
         hits = _Hits(story)
         keys = found.keys()
         for index in self._candidates(found):
-            if any(map(keys.isdisjoint, musts[index])) or (
-                vetoes[index] and not keys.isdisjoint(vetoes[index])
+            must, more, veto = prechecks[index]
+            if (
+                (must is not None and keys.isdisjoint(must))
+                or (more and any(map(keys.isdisjoint, more)))
+                or (veto is not None and not keys.isdisjoint(veto))
             ):
                 continue
             raws = evaluate(queries[index], found)
