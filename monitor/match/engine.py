@@ -44,6 +44,9 @@ from monitor.models import Entity, Hit, Match, Story, Watchlist
 __all__ = ["Engine", "Scan", "compile_engine"]
 
 _FIELD_RANK = {"title": 0, "text": 1, "category": 2}
+_FREEZE_FROM = 5_000
+"""Watchlists from which a compiled engine is frozen (see `compile_engine`); below, the
+collector's rescans cost little."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -146,9 +149,10 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
 
     The engine is millions of small objects at 100,000 queries, none in a reference cycle
     (they are freed by reference counting when a reload replaces the engine). The cyclic
-    garbage collector would only rescan them: it is off while compiling, and the result is
-    moved out of its sight with `gc.freeze()` — without that, the collections that matching
-    triggers cost more than the matching itself at 100,000 queries.
+    garbage collector would only rescan them: it is off while compiling, and a large engine
+    is moved out of its sight with `gc.freeze()` — without that, the collections that
+    matching triggers cost more than the matching itself at 100,000 queries. Pending
+    garbage is collected first, so that only live objects are frozen.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -158,7 +162,9 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
         compiled.loose_automaton = _automaton(compiled.loose_keys)
         compiled.keys, compiled.loose_keys = {}, {}  # in the automata now
         engine = Engine(watchlists, compiled)
-        gc.freeze()
+        if len(watchlists) >= _FREEZE_FROM:
+            gc.collect()
+            gc.freeze()
     finally:
         if enabled:
             gc.enable()

@@ -72,11 +72,13 @@ class Plain:
     their distinct atoms. Tuples, not sets: there are a few per query, and a story's found
     atoms are intersected with them in C all the same."""
 
-    __slots__ = ("atoms", "leaves")
+    __slots__ = ("atoms", "leaves", "pairs")
 
     def __init__(self, leaves: list[Leaf]) -> None:
         self.leaves = tuple(leaves)
-        self.atoms = tuple(dict.fromkeys(atom for leaf in leaves for atom in leaf.atoms))
+        self.pairs = tuple((leaf.text, atom) for leaf in leaves for atom in leaf.atoms)
+        """(term, atom) for every atom of every leaf, in the order written."""
+        self.atoms = tuple(dict.fromkeys(atom for _, atom in self.pairs))
 
 
 def or_node(children: list[Any]) -> tuple[str, tuple[Any, ...]]:
@@ -105,13 +107,7 @@ def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
         present = found.keys() & node.atoms
         if not present:
             return None
-        return [
-            (leaf.text, raw)
-            for leaf in node.leaves
-            for atom in leaf.atoms
-            if atom in present
-            for raw in found[atom]
-        ]
+        return [(text, raw) for text, atom in node.pairs if atom in present for raw in found[atom]]
     if isinstance(node, Leaf):
         if node.kind == "meta":
             return [] if node.atoms[0] in found else None
@@ -122,6 +118,8 @@ def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
         return [(text, raw) for raw in raws]
     op, children = node
     if op == "not":
+        if type(children) is Plain:  # true or false is all a NOT needs
+            return [] if found.keys().isdisjoint(children.atoms) else None
         return [] if evaluate(children, found) is None else None
     collected: list[tuple[str, Raw]] = []
     if op == "and":
