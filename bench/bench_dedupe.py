@@ -1,40 +1,74 @@
-"""Near-duplicate detection: quality on labelled corpus pairs, speed at a million stories.
+"""Near-duplicate detection: quality on labelled corpus pairs, speed of the store at 1M stories.
 
-    python bench/bench_dedupe.py            # full run: 1,000,000 fingerprints stored
-    python bench/bench_dedupe.py --quick    # smoke run: 20,000
+    python bench/bench_dedupe.py            # full run: 1,000,000 stories stored (~2 min)
+    python bench/bench_dedupe.py --quick    # smoke run: 20,000 stored (~10 s)
+    python bench/bench_dedupe.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+                                            # also on PostgreSQL (100,000 stored; a scratch
+                                            # database is created beside the one named)
 
 Quality: every pair in tests/data/dedupe_pairs.tsv (how they were labelled is in its header)
 is judged by `monitor.dedupe.same_story`; precision counts a pair judged "same" as right when
 it is labelled copy or event; recall is given for copies (what near-duplicate detection is
 for) and, separately, for independently written reports of one event.
 
-Speed: what a poll does per new story — fingerprint it, look its LSH bands up, verify the
-candidates, insert its bands — against an in-memory band index (a dict, the same algorithm as
-the store's `story_bands` table) already holding N fingerprints (random signatures: other
-stories). The baseline compares each story exactly with every stored one (pairwise
-`same_story`), on a smaller N, in the same run.
+Speed: the store's own path, what `monitor.poll.ingest_stories` runs — `Stories.status` (the
+batched "seen?" check), then `Stories.ingest_many` (keys, LSH band lookup, verification,
+insert of the story, its keys and bands, in one transaction per poll) — on a SQLite file
+(the default store) that already holds N stories with 3 identity keys and 16 band hashes each.
+Those are bulk-loaded by SQL in a child process: random keys and band hashes (other stories),
+the fingerprints of corpus stories as their stored text, all seen within the dedupe window (so
+every band hit is a candidate to verify). Timed, each with the WAL checkpoint that follows it
+(no write is left unpaid):
+
+* round 1: the corpus' stories, one poll (one `ingest_many`) per feed file, as new stories;
+* round 2: a copy of each under a new link and a changed headline: every one is found by its
+  bands, verified, and joins its original's cluster;
+* one story per poll: copies again, each in its own `status` + `ingest_many` (a quiet feed).
+
+Fingerprinting (`identify`, pure CPU) is timed on its own. Memory: peak RSS of this process
+(the bulk loader's is reported apart) and the size of the database file.
+
+Baseline: exact pairwise comparison — `same_story` of each new story with every stored
+fingerprint, all decoded in memory already (the cheapest exact method) — at a smaller N, next
+to the store path at that same N, in the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import random
 import resource
+import sqlite3
+import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.dedupe import Fingerprint, fingerprint, same_story  # noqa: E402
-from monitor.dedupe.fingerprint import PERMUTATIONS, ROWS, jaccard  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from monitor.dedupe import Identity, fingerprint, identify, same_story  # noqa: E402
 from monitor.models import Story  # noqa: E402
 from monitor.parse import parse_feed  # noqa: E402
+from monitor.store import Store  # noqa: E402
+from monitor.store.ingest import Status, ToIngest  # noqa: E402
+from monitor.store.stories import DEFAULT_WINDOW  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 PAIRS = ROOT / "tests" / "data" / "dedupe_pairs.tsv"
-BANDS_PER_STORY = 2 * PERMUTATIONS // ROWS
+NOW = datetime(2024, 12, 21, 19, 0, tzinfo=UTC)
+KEYS_PER_STORY = 3
+BANDS_PER_STORY = 16
 
 
 def load_corpus() -> dict[str, list[Story]]:
@@ -72,109 +106,362 @@ def _rate(hits: list[int]) -> str:
     return f"{sum(hits) / len(hits):.3f} ({sum(hits)}/{len(hits)})"
 
 
-class MemoryIndex:
-    """The store's band table in memory: band hash -> story number (last one wins)."""
-
-    def __init__(self) -> None:
-        self.bands: dict[int, int] = {}
-        self.prints: list[Fingerprint | None] = []
-
-    def fill_random(self, n: int, rng: random.Random) -> None:
-        bits = rng.getrandbits
-        bands = self.bands
-        base = len(self.prints)
-        for i in range(n):
-            for _ in range(BANDS_PER_STORY):
-                bands[bits(63)] = base + i
-        self.prints.extend([None] * n)
-
-    def lookup_insert(self, fp: Fingerprint) -> int | None:
-        """The most similar near-duplicate's number (verified), then insert `fp`."""
-        own = fp.bands()
-        best: tuple[float, int] | None = None
-        for number in {self.bands[b] for b in own if b in self.bands}:
-            other = self.prints[number]
-            if other is not None and same_story(fp, other):
-                score = jaccard(fp.title, other.title)
-                if best is None or score > best[0]:
-                    best = (score, number)
-        number = len(self.prints)
-        self.prints.append(fp)
-        for band in own:
-            self.bands[band] = number
-        return best[1] if best else None
+# --- bulk loading -------------------------------------------------------------------------
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def speed(stories: list[Story], stored: int, baseline_n: int) -> None:
-    rng = random.Random(1)
-    print(f"\nspeed ({len(stories)} corpus stories per run, fingerprinting included)")
-    before = rss_mb()
-    index = MemoryIndex()
-    start = time.perf_counter()
-    index.fill_random(stored, rng)
-    fill = time.perf_counter() - start
-    after = rss_mb()
-    print(
-        f"  index with {stored:,} fingerprints built in {fill:.1f}s; "
-        f"max RSS +{after - before:,.0f} MB ({(after - before) * 1024 * 1024 / stored:,.0f} "
-        f"bytes/story, {BANDS_PER_STORY} bands each)"
+def bulk_load_sqlite(path: str, n: int, prints: list[str]) -> None:
+    """Fill a fresh store file (schema created by `Store.open`) with `n` stories, in SQL."""
+    start = NOW - DEFAULT_WINDOW
+    step = (DEFAULT_WINDOW.total_seconds() - 60) / n
+    db = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-500000"):
+        db.execute(f"PRAGMA {pragma}")
+    db.execute("BEGIN")
+    # The story_id index is rebuilt at the end (sorting once beats n random inserts).
+    db.execute("DROP INDEX ix_story_bands_story")
+    db.execute("CREATE TEMP TABLE prints (i INTEGER PRIMARY KEY, text TEXT)")
+    db.executemany("INSERT INTO prints VALUES (?, ?)", enumerate(prints))
+    db.execute(
+        """
+        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n)
+        INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, fingerprint)
+        SELECT i, 'bulk-' || (i % 500), 'https://bulk.example/' || i,
+               'https://bulk.example/' || i, 'bulk story ' || i,
+               strftime('%Y-%m-%d %H:%M:%f', :start, '+' || (i * :step) || ' seconds') || '000',
+               i, (SELECT text FROM prints WHERE prints.i = k.i % :count)
+        FROM k
+        """,
+        {
+            "n": n,
+            "start": start.replace(tzinfo=None).isoformat(" "),
+            "step": step,
+            "count": len(prints),
+        },
     )
-    rounds = 2
-    start = time.perf_counter()
-    joined = 0
-    for _ in range(rounds):  # round 2: every story finds its own copy
-        for story in stories:
-            joined += index.lookup_insert(fingerprint(story.title, story.text)) is not None
-    elapsed = time.perf_counter() - start
-    lsh_rate = rounds * len(stories) / elapsed
-    print(
-        f"  fingerprint + LSH lookup + insert at {stored:,}: {lsh_rate:,.0f} stories/s "
-        f"({joined} of {rounds * len(stories)} joined a cluster)"
+    # Keys and bands in key order: appends, not random inserts into a growing index.
+    db.execute(
+        """
+        CREATE TEMP TABLE keys AS
+        WITH RECURSIVE k(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM k WHERE i < :m - 1)
+        SELECT lower(hex(randomblob(20))) AS key, i / :per + 1 AS story_id FROM k
+        """,
+        {"m": n * KEYS_PER_STORY, "per": KEYS_PER_STORY},
     )
-    prints = [fingerprint(s.title, s.text) for s in stories]
-    start = time.perf_counter()
-    for fp in prints:
-        index.lookup_insert(fp)
-    index_rate = len(prints) / (time.perf_counter() - start)
-    print(
-        f"  LSH lookup + verify + insert only (fingerprints computed before): "
-        f"{index_rate:,.0f} stories/s"
+    db.execute("INSERT OR IGNORE INTO story_keys SELECT key, story_id FROM keys ORDER BY key")
+    db.execute("DROP TABLE keys")
+    db.execute(
+        """
+        CREATE TEMP TABLE bands AS
+        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :per)
+        SELECT random() AS band, s.id AS story_id, s.seen_at AS seen_at FROM stories s, k
+        """,
+        {"per": BANDS_PER_STORY},
     )
-    print(f"  max RSS of the whole run: {rss_mb():,.0f} MB")
+    db.execute(
+        "INSERT OR IGNORE INTO story_bands SELECT band, story_id, seen_at FROM bands ORDER BY band"
+    )
+    db.execute("DROP TABLE bands")
+    db.execute("CREATE INDEX ix_story_bands_story ON story_bands (story_id)")
+    db.execute("COMMIT")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.close()
+    # On disk before the clock starts, as a long-running store is: otherwise the first
+    # checkpoint's fsync would also flush the loader's 2 GB.
+    fd = os.open(path, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
 
-    pool = [prints[i % len(prints)] for i in range(baseline_n)]
-    queries = prints[:300]
+
+def bulk_load_postgres(url: str, n: int, prints: list[str]) -> None:
+    """The same as `bulk_load_sqlite` on PostgreSQL: constraints dropped, rows, constraints."""
+    engine = create_engine(url)
+    start = NOW - DEFAULT_WINDOW
+    with engine.begin() as conn:
+        constraints = conn.execute(
+            text(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE conrelid::regclass::text IN ('story_bands', "
+                "'story_keys') ORDER BY contype DESC"
+            )
+        ).all()
+        indexes = conn.execute(
+            text(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('story_bands', "
+                "'story_keys') AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+            )
+        ).all()
+        for table, name, _ in constraints:
+            conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+        for name, _ in indexes:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+        conn.execute(
+            text(
+                "INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, "
+                "fingerprint) SELECT i, 'bulk-' || (i % 500), 'https://bulk.example/' || i, "
+                "'https://bulk.example/' || i, 'bulk story ' || i, "
+                ":start + i * ((:window - interval '1 minute') / :n), i, "
+                "(CAST(:prints AS text[]))[1 + i % :count] FROM generate_series(1, :n) i"
+            ),
+            {
+                "n": n,
+                "start": start,
+                "window": DEFAULT_WINDOW,
+                "prints": prints,
+                "count": len(prints),
+            },
+        )
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('stories', 'id'), :n)"), {"n": n})
+        conn.execute(
+            text(
+                "INSERT INTO story_keys SELECT md5(random()::text) || "
+                "substr(md5(random()::text), 1, 8), (i - 1) / :per + 1 "
+                "FROM generate_series(1, :m) i"
+            ),
+            {"m": n * KEYS_PER_STORY, "per": KEYS_PER_STORY},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO story_bands SELECT (random() * 2 - 1) * 9.2e18, s.id, s.seen_at "
+                "FROM stories s, generate_series(1, :per)"
+            ),
+            {"per": BANDS_PER_STORY},
+        )
+        for table, name, definition in reversed(constraints):
+            conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+        for _, definition in indexes:
+            conn.execute(text(definition))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))  # what autovacuum does to a long-lived store
+        conn.execute(text("CHECKPOINT"))  # on disk before the clock starts
+    engine.dispose()
+
+
+@contextmanager
+def postgres_database(server: str) -> Iterator[str]:
+    """A scratch database on the server of `server` (dropped afterwards): its URL."""
+    name = f"mm_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def load_in_child(url: str, n: int, prints: list[str], workdir: str) -> float:
+    """Bulk-load in a child process (its memory is not this one's); returns seconds taken."""
+    Store.open(url).close()  # the schema, exactly as the store creates it
+    job = Path(workdir) / "prints.json"
+    job.write_text(json.dumps(prints), encoding="utf-8")
     start = time.perf_counter()
-    for fp in queries:
-        _ = [other for other in pool if same_story(fp, other)]
-        pool.append(fp)
-    pairwise_rate = len(queries) / (time.perf_counter() - start)
-    small = MemoryIndex()
-    small.fill_random(baseline_n, rng)
+    subprocess.run([sys.executable, __file__, "--load", url, str(n), str(job)], check=True)
+    return time.perf_counter() - start
+
+
+# --- the store path -----------------------------------------------------------------------
+
+
+def copies(feeds: dict[str, list[Story]], tag: str) -> dict[str, list[Story]]:
+    """Each story again at another outlet: new feed, guid and link, one word added in front
+    of the headline (a near-duplicate, not an exact copy: its content key is new)."""
+    return {
+        f"{tag}-{name}": [
+            dataclasses.replace(
+                s,
+                feed=f"{tag}-{s.feed}",
+                guid=None,
+                link=f"https://{tag}.example/{name}/{i}",
+                title=f"{tag.capitalize()}: {s.title}",
+            )
+            for i, s in enumerate(items)
+        ]
+        for name, items in feeds.items()
+    }
+
+
+def checkpoint(store: Store) -> None:
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def poll_round(
+    store: Store, polls: list[list[tuple[Story, Identity]]]
+) -> tuple[float, int, int, int]:
+    """Each poll's stories through status + ingest_many; (seconds, stories, stored, joined)."""
+    stored = joined = total = 0
     start = time.perf_counter()
-    for fp in queries:
-        small.lookup_insert(fp)
-    small_rate = len(queries) / (time.perf_counter() - start)
+    for poll in polls:
+        statuses = store.stories.status([ident for _, ident in poll])
+        items = [
+            ToIngest(story=story, ident=ident, alerts=())
+            for (story, ident), status in zip(poll, statuses, strict=True)
+            if status is not Status.SEEN
+        ]
+        for result in store.stories.ingest_many(items, NOW):
+            stored += result.stored
+            joined += result.joined
+        total += len(poll)
+    checkpoint(store)
+    return time.perf_counter() - start, total, stored, joined
+
+
+def timed_identify(
+    feeds: dict[str, list[Story]],
+) -> tuple[list[list[tuple[Story, Identity]]], float]:
+    start = time.perf_counter()
+    polls = [[(s, identify(s)) for s in items] for items in feeds.values()]
+    return polls, time.perf_counter() - start
+
+
+def store_speed(
+    label: str, url: str, feeds: dict[str, list[Story]], singles: int, report: Callable[..., None]
+) -> float:
+    """The three timed rounds on a loaded store; returns round 1's rate."""
+    store = Store.open(url)
+    try:
+        polls, fp_time = timed_identify(feeds)
+        count = sum(len(p) for p in polls)
+        seconds, total, stored, joined = poll_round(store, polls)
+        rate1 = total / seconds
+        report(
+            f"  round 1, new stories, one poll per feed file: {rate1:,.0f} stories/s "
+            f"({total:,} stories, {stored:,} stored, {seconds:.2f} s)"
+        )
+        polls2, _ = timed_identify(copies(feeds, "copy"))
+        seconds, total, stored, joined = poll_round(store, polls2)
+        report(
+            f"  round 2, near-duplicate copies:               {total / seconds:,.0f} stories/s "
+            f"({stored:,} stored, {joined:,} joined a cluster)"
+        )
+        polls3, _ = timed_identify(copies(feeds, "again"))
+        one_by_one = [[item] for poll in polls3 for item in poll][:singles]
+        seconds, total, stored, joined = poll_round(store, one_by_one)
+        report(
+            f"  one story per poll (own transaction):         {total / seconds:,.0f} stories/s "
+            f"({total:,} stories, {stored:,} stored, {joined:,} joined)"
+        )
+        if label == "sqlite":
+            report(
+                f"  fingerprinting (identify), CPU only:          {count / fp_time:,.0f} stories/s"
+            )
+        return rate1
+    finally:
+        store.close()
+
+
+def sqlite_alone(path: Path, stories: int, per_commit: int = 50) -> float:
+    """The same writes with no Python in the way: only the random band and key inserts, in
+    transactions of `per_commit` stories, under the store's pragmas; returns stories/s."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA wal_autocheckpoint=10000")
+    seen_at = NOW.replace(tzinfo=None).isoformat(" ", "microseconds")
+    bits = random.Random(2).getrandbits
+    story_id = 10**9
+    start = time.perf_counter()
+    for _ in range(stories // per_commit):
+        bands, keys = [], []
+        for _ in range(per_commit):
+            story_id += 1
+            bands += [(bits(63), story_id, seen_at) for _ in range(BANDS_PER_STORY)]
+            keys += [(f"{bits(160):040x}", story_id) for _ in range(KEYS_PER_STORY)]
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO story_bands VALUES (?, ?, ?)", bands)
+        db.executemany("INSERT INTO story_keys VALUES (?, ?)", keys)
+        db.execute("COMMIT")
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    rate = stories // per_commit * per_commit / (time.perf_counter() - start)
+    db.close()
+    return rate
+
+
+def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def speed(
+    corpus: dict[str, list[Story]], stored: int, baseline_n: int, singles: int, pg: str | None
+) -> None:
+    stories = [s for items in corpus.values() for s in items]
+    prints = [identify(s).fingerprint.encode() for s in stories]
     print(
-        f"  baseline, exact pairwise at {baseline_n:,}: {pairwise_rate:,.0f} stories/s "
-        f"(LSH at the same N: {small_rate:,.0f}/s, {small_rate / pairwise_rate:,.0f}x; "
-        f"pairwise cost grows with N, so at {stored:,} it would be ~"
-        f"{pairwise_rate * baseline_n / stored:,.1f}/s)"
+        f"\nspeed: the store path (Stories.status + ingest_many), {len(stories):,} corpus "
+        f"stories in {len(corpus)} polls, WAL checkpoint included"
     )
+    with tempfile.TemporaryDirectory(prefix="bench-dedupe-") as work:
+        path = Path(work) / "big.db"
+        url = f"sqlite:///{path}"
+        seconds = load_in_child(url, stored, prints, work)
+        size = sum(f.stat().st_size for f in Path(work).glob("big.db*"))
+        print(
+            f"  SQLite file with {stored:,} stories ({KEYS_PER_STORY * stored:,} keys, "
+            f"{BANDS_PER_STORY * stored:,} bands) bulk-loaded in {seconds:.0f} s: "
+            f"{size / 1e9:.2f} GB, {size / stored:,.0f} bytes/story"
+        )
+        before = rss_mb()
+        rate = store_speed("sqlite", url, corpus, singles, print)
+        loader = rss_mb(resource.RUSAGE_CHILDREN)
+        print(
+            f"  peak RSS of this process: {rss_mb():,.0f} MB ({before:,.0f} MB before the store "
+            f"was opened: corpus and code); of the bulk loader: {loader:,.0f} MB"
+        )
+        print(
+            f"  SQLite alone, the same random band and key inserts without Python or lookups "
+            f"(50 stories per transaction): {sqlite_alone(path, 4_000):,.0f} stories/s"
+        )
+        for f in Path(work).glob("big.db*"):
+            f.unlink()
+
+        pool = [identify(stories[i % len(stories)]).fingerprint for i in range(baseline_n)]
+        queries = [identify(s).fingerprint for s in stories[:300]]
+        start = time.perf_counter()
+        for fp in queries:
+            _ = [other for other in pool if same_story(fp, other)]
+            pool.append(fp)
+        pairwise = len(queries) / (time.perf_counter() - start)
+        small = Path(work) / "small.db"
+        load_in_child(f"sqlite:///{small}", baseline_n, prints, work)
+        small_rate = store_speed("small", f"sqlite:///{small}", corpus, 0, lambda *_: None)
+        scaled = pairwise * baseline_n / stored  # pairwise work grows linearly with N
+        print(
+            f"  baseline, exact pairwise in memory at {baseline_n:,} stored: {pairwise:,.0f} "
+            f"stories/s; the store path at {baseline_n:,}: {small_rate:,.0f}/s "
+            f"({small_rate / pairwise:,.0f}x); at {stored:,}: {rate:,.0f}/s, where pairwise "
+            f"would be ~{scaled:,.1f}/s ({rate / scaled:,.0f}x)"
+        )
+    if pg:
+        n = min(stored, 100_000)
+        print(f"\nspeed on PostgreSQL ({n:,} stories stored, same rounds)")
+        with postgres_database(pg) as url, tempfile.TemporaryDirectory() as work:
+            seconds = load_in_child(url, n, prints, work)
+            print(f"  bulk-loaded in {seconds:.0f} s")
+            store_speed("postgres", url, corpus, singles, print)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if len(sys.argv) == 5 and sys.argv[1] == "--load":
+        url, n, job = sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+        prints = json.loads(job.read_text(encoding="utf-8"))
+        if url.startswith("sqlite:///"):
+            bulk_load_sqlite(url.removeprefix("sqlite:///"), n, prints)
+        else:
+            bulk_load_postgres(url, n, prints)
+        return
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 stored instead of 1M")
+    parser.add_argument("--postgres", metavar="URL", help="also run on this PostgreSQL server")
     args = parser.parse_args()
+    random.seed(1)
     corpus = load_corpus()
     quality(corpus)
-    stories = [s for items in corpus.values() for s in items]
-    speed(stories, 20_000 if args.quick else 1_000_000, 2_000 if args.quick else 10_000)
+    if args.quick:
+        speed(corpus, 20_000, 2_000, 200, args.postgres)
+    else:
+        speed(corpus, 1_000_000, 10_000, 1_000, args.postgres)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from monitor.match import Engine, snippet
 from monitor.models import Feed, Match, Story
 from monitor.parse import parse_feed
 from monitor.store import NewAlert, Store
-from monitor.store.stories import Status
+from monitor.store.ingest import Status, ToIngest
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +86,27 @@ async def poll_feed(feed: Feed, ctx: PollContext) -> PollResult:
 
 
 def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int]:
-    """Match the stories that are new or changed and store each with its alerts.
+    """Match the stories that are new or changed and store them with their alerts.
 
     Returns (stored, alerts). Seen stories cost one batched key lookup and no matching; the
-    store decides atomically which matches alert (once per watchlist and story cluster, and
-    for a changed story only watchlists that did not match it before).
+    others are stored together (`Stories.ingest_many`: one transaction), and the store decides
+    atomically which matches alert (once per watchlist and story cluster, and for a changed
+    story only watchlists that did not match it before).
     """
     identities = [identify(story) for story in stories]
     statuses = ctx.store.stories.status(identities)
-    new_stories = alerts = 0
+    todo: list[tuple[Story, Status, list[Match]]] = []
+    items: list[ToIngest] = []
     for story, ident, status in zip(stories, identities, statuses, strict=True):
         if status is Status.SEEN:
             continue
         matches = ctx.engine.match(story)
         new_alerts = [_new_alert(story, match, ctx.routes) for match in matches]
-        result = ctx.store.stories.ingest(story, ident, new_alerts, ctx.clock())
+        todo.append((story, status, matches))
+        items.append(ToIngest(story=story, ident=ident, alerts=new_alerts))
+    results = ctx.store.stories.ingest_many(items, ctx.clock())
+    new_stories = alerts = 0
+    for (story, status, matches), result in zip(todo, results, strict=True):
         if not result:
             continue
         new_stories += status is Status.NEW

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -19,9 +21,9 @@ from monitor.dedupe import identify
 from monitor.models import Hit, Match, Story
 from monitor.parse import parse_feed
 from monitor.poll import PollContext, ingest_stories
-from monitor.store import Store
+from monitor.store import NewAlert, Store
+from monitor.store.ingest import Status, ToIngest
 from monitor.store.schema import alerts, stories, story_keys
-from monitor.store.stories import Status
 
 from conftest import CORPUS
 
@@ -167,14 +169,17 @@ def test_musk_stories_of_one_day_stay_separate_but_copies_join(store: Store) -> 
     assert poll(store, scholz, musk="Musk") == (1, 0)  # the same story at rnd: no alert
 
 
+MUSK_MEETS_SCHOLZ = Story(
+    feed="f",
+    title="Musk trifft Scholz in Berlin zu Gesprächen über Industrie",
+    link="https://news.example/a/1",
+    guid="a-1",
+    text="Der Tesla-Chef traf den Kanzler am Freitag im Kanzleramt. " * 3,
+)
+
+
 def test_edited_story_alerts_only_watchlists_new_to_it(store: Store) -> None:
-    base = Story(
-        feed="f",
-        title="Musk trifft Scholz in Berlin zu Gesprächen über Industrie",
-        link="https://news.example/a/1",
-        guid="a-1",
-        text="Der Tesla-Chef traf den Kanzler am Freitag im Kanzleramt. " * 3,
-    )
+    base = MUSK_MEETS_SCHOLZ
     watch = {"musk": "Musk", "starlink": "Starlink"}
     assert poll(store, [base], **watch) == (1, 1)
     typo = dataclasses.replace(base, title=base.title.replace("Gesprächen", "Gespräche"))
@@ -206,3 +211,115 @@ def test_near_duplicate_index_survives_a_restart(store_url: str) -> None:
     again = Store.open(store_url)
     assert poll(again, ie, russia="Russia") == (1, 0)
     again.close()
+
+
+def batch_items(items: Sequence[Story], **watchlists: str) -> list[ToIngest]:
+    matcher = WordMatcher(**watchlists)
+    return [
+        ToIngest(
+            story=s,
+            ident=identify(s),
+            alerts=[
+                NewAlert(watchlist=m.watchlist, terms=(), snippet="", highlight=None, targets=())
+                for m in matcher.match(s)
+            ],
+        )
+        for s in items
+    ]
+
+
+def test_a_batch_decides_exactly_as_one_story_at_a_time(tmp_path: Path) -> None:
+    """One `ingest_many` over several outlets' feeds (copies, DLF items in three feeds, near-
+    duplicates of each other inside the batch) stores, clusters and alerts like `ingest`."""
+    items = [
+        s
+        for name in (
+            "tagesschau_2024-12-21_rss2.xml",
+            "rnd_2024-12-21_rss2.xml",
+            "deutschlandfunk-politikportal_2024-12-21_rss2.xml",
+            "deutschlandfunk-wirtschaft_2024-12-21_rss2.xml",
+            "ctvnews_2017-01-07_rss2.xml",
+            "indianexpress_2017-01-07_rss2.xml",
+        )
+        for s in corpus(name)
+    ]
+    watch = {"musk": "Musk", "russia": "Russia", "scholz": "Scholz"}
+    outcomes = []
+    for one_by_one in (False, True):
+        opened = Store.open(f"sqlite:///{tmp_path}/{one_by_one}.db")
+        batch = batch_items(items, **watch)
+        if one_by_one:
+            results = [opened.stories.ingest(i.story, i.ident, i.alerts, NOW) for i in batch]
+        else:
+            results = opened.stories.ingest_many(batch, NOW)
+        # Clusters as groups of item positions, so the two stores' ids need not agree.
+        first: dict[int | None, int] = {}
+        shape = [
+            (r.stored, r.alerts, r.joined, first.setdefault(r.cluster_id, n) if r else None)
+            for n, r in enumerate(results)
+        ]
+        outcomes.append((shape, opened.stories.alert_count(), count(opened, stories)))
+        opened.close()
+    batched, single = outcomes
+    assert batched == single
+    shape = batched[0]
+    assert sum(joined for _, _, joined, _ in shape) >= 2  # near-duplicates inside the batch
+    assert sum(not stored for stored, _, _, _ in shape) >= 10  # DLF items in two feeds
+
+
+def test_a_batch_with_one_link_twice_treats_the_second_as_a_correction(store: Store) -> None:
+    base = MUSK_MEETS_SCHOLZ
+    starlink = dataclasses.replace(base, text=base.text + " Es ging auch um Starlink.")
+    other = Story(
+        feed="f",
+        title="Bahn streicht Verbindungen zwischen Hamburg und Berlin",
+        link="https://news.example/b/2",
+        guid="b-2",
+        text="Wegen Bauarbeiten fallen am Wochenende viele Züge aus. " * 3,
+    )
+    batch = batch_items([base, starlink, other], musk="Musk", starlink="Starlink")
+    first, second, third = store.stories.ingest_many(batch, NOW)
+    assert (first.stored, first.alerts, first.joined) == (True, 1, False)
+    assert (second.stored, second.alerts, second.cluster_id) == (True, 1, first.cluster_id)
+    assert third.stored and third.cluster_id != first.cluster_id
+    assert store.stories.alert_count() == 2 and count(store, stories) == 2
+
+
+def _poll(store: Store, batch: list[Story], barrier: threading.Barrier, out: list[bool]) -> None:
+    barrier.wait()
+    out += [bool(result) for result in store.stories.ingest_many(batch_items(batch), NOW)]
+
+
+def test_two_processes_ingesting_one_batch_at_once_store_each_story_once(
+    store_url: str,
+) -> None:
+    """Two pollers of the same feed (two stores, two connections), started together by a
+    barrier: whichever batch loses the race on a unique key is redone story by story, so
+    every story is stored once and reported stored to exactly one of them."""
+    stores = [Store.open(store_url), Store.open(store_url)]
+    try:
+        for round_ in range(5):
+            batch = [
+                Story(
+                    feed="f",
+                    title=f"Round {round_} story {n} about",
+                    link=f"https://e/{round_}/{n}",
+                )
+                for n in range(30)
+            ]
+            barrier = threading.Barrier(2)
+            results: list[list[bool]] = [[], []]
+            threads = [
+                threading.Thread(target=_poll, args=(stores[which], batch, barrier, results[which]))
+                for which in (0, 1)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert all(len(r) == 30 for r in results), results
+            assert [a + b for a, b in zip(*results, strict=True)] == [1] * 30
+        assert count(stores[0], stories) == 5 * 30
+    finally:
+        for each in stores:
+            each.close()

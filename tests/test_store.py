@@ -10,7 +10,7 @@ from monitor.dedupe import identify
 from monitor.errors import StoreError
 from monitor.models import Story, Validators
 from monitor.store import DEAD, PENDING, SENT, NewAlert, Store
-from monitor.store.stories import Status
+from monitor.store.ingest import Status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

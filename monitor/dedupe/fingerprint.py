@@ -20,7 +20,7 @@ import re
 import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 PERMUTATIONS = 32
@@ -64,16 +64,17 @@ class Fingerprint:
     """Title content words, folded."""
     lead: tuple[int, ...]
     """MinHash signature of the lead's word pairs (empty when the lead is too short)."""
-    title_sig: tuple[int, ...]
+    bands: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    """LSH band hashes (signed 64-bit ints: a BIGINT column), title bands then lead bands;
+    computed once, from the title and the lead."""
 
-    def bands(self) -> list[int]:
-        """LSH band hashes (signed 63-bit ints: a BIGINT column), title bands then lead bands."""
-        out = []
+    def __post_init__(self) -> None:
+        bands: list[int] = []
         if len(self.title) >= MIN_TITLE_TOKENS:
-            out += _band_hashes("t", self.title_sig)
+            bands += _band_hashes("t", minhash(self.title))
         if self.lead:
-            out += _band_hashes("l", self.lead)
-        return out
+            bands += _band_hashes("l", self.lead)
+        object.__setattr__(self, "bands", tuple(bands))
 
     def encode(self) -> str:
         """A compact text form for the store (`decode` reverses it)."""
@@ -85,7 +86,7 @@ class Fingerprint:
         title_line, _, lead_line = text.partition("\n")
         title = frozenset(title_line.split())
         lead = tuple(int(v) for v in lead_line.split(",")) if lead_line else ()
-        return cls(title=title, lead=lead, title_sig=minhash(title))
+        return cls(title=title, lead=lead)
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
@@ -94,7 +95,7 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     lead_tokens = tokens(text[: LEAD_WORDS * 30])[:LEAD_WORDS]
     shingles = {f"{a} {b}" for a, b in pairwise(lead_tokens)}
     lead = minhash(shingles) if len(shingles) >= MIN_LEAD_SHINGLES else ()
-    return Fingerprint(title=title_tokens, lead=lead, title_sig=minhash(title_tokens))
+    return Fingerprint(title=title_tokens, lead=lead)
 
 
 def tokens(text: str) -> list[str]:

@@ -152,8 +152,12 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
     garbage collector would only rescan them: it is off while compiling, and a large engine
     is moved out of its sight with `gc.freeze()` — without that, the collections that
     matching triggers cost more than the matching itself at 100,000 queries. Pending
-    garbage is collected first, so that only live objects are frozen.
+    garbage is collected before compiling (when it is cheap: the heap does not hold the new
+    engine yet), so that only live objects are frozen.
     """
+    freeze = len(watchlists) >= _FREEZE_FROM
+    if freeze:
+        gc.collect()
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -162,8 +166,7 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
         compiled.loose_automaton = _automaton(compiled.loose_keys)
         compiled.keys, compiled.loose_keys = {}, {}  # in the automata now
         engine = Engine(watchlists, compiled)
-        if len(watchlists) >= _FREEZE_FROM:
-            gc.collect()
+        if freeze:
             gc.freeze()
     finally:
         if enabled:

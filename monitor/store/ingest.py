@@ -1,0 +1,363 @@
+"""Storing a poll's new stories: one transaction, lookups once, each table written once.
+
+`Stories.ingest_many` hands its batch to `Batch`, which decides every story in order —
+seen, changed, new; which near-duplicate's cluster it joins; which watchlists alert — the
+same way as ingesting them one by one would, then writes the new ones together.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from monitor.dedupe import Fingerprint, Identity, same_story
+from monitor.dedupe.fingerprint import jaccard
+from monitor.models import Story
+from monitor.store.db import IN_CHUNK, dialect_insert, driver_value, insert_id, insert_plain
+from monitor.store.schema import (
+    PENDING,
+    alerts,
+    deliveries,
+    stories,
+    story_bands,
+    story_keys,
+    story_matches,
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewAlert:
+    """An alert to create with a story: one delivery per (channel, target) it routes to."""
+
+    watchlist: str
+    terms: tuple[str, ...]
+    snippet: str
+    highlight: tuple[int, int] | None
+    targets: tuple[tuple[str, str], ...]
+    """(channel name, target key) pairs."""
+
+
+class Status(enum.Enum):
+    NEW = "new"
+    SEEN = "seen"
+    """Known, with the same content (or a tombstone): nothing to do."""
+    CHANGED = "changed"
+    """Known by guid or link, but its content key is new: the text changed; match it again."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Ingested:
+    """What `ingest` did. True when the story was new (or changed) and got stored."""
+
+    stored: bool
+    alerts: int = 0
+    cluster_id: int | None = None
+    joined: bool = False
+    """True when the story joined an earlier near-duplicate's cluster."""
+
+    def __bool__(self) -> bool:
+        return self.stored
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToIngest:
+    """One story for `Stories.ingest_many`: its identity and the alerts its matches ask for."""
+
+    story: Story
+    ident: Identity
+    alerts: Sequence[NewAlert]
+
+
+@dataclass(eq=False, slots=True)
+class _Entry:
+    """A near-duplicate candidate: a stored story, or one of the batch (ids set once written)."""
+
+    fp: Fingerprint
+    order: tuple[int, int]
+    """Which of two equally similar candidates wins: stored ones by id, then the batch's."""
+    story_id: int | None = None
+    cluster_id: int | None = None
+
+
+@dataclass(eq=False, slots=True)
+class _New:
+    """A new story of the batch, decided but not written yet."""
+
+    item: ToIngest
+    index: int
+    entry: _Entry
+    joins: _Entry | None
+    """The near-duplicate whose cluster it joins (None: it starts its own)."""
+
+
+class Batch:
+    """`ingest_many` inside its transaction: lookups once, decisions in order, writes at once.
+
+    The keys and bands of the whole batch are looked up first; each story is then decided in
+    order against the store *and* the batch's earlier stories, exactly as if each had been
+    ingested on its own. New stories are written together (`_flush`); a story some key of
+    which is already known is handled by `_known_story` after the pending ones are written,
+    so it sees the store as the one-by-one order would.
+    """
+
+    def __init__(self, conn: Connection, now: datetime, cutoff: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.cutoff = cutoff
+        self.keys: dict[str, int | _Entry | None] = {}
+        """Identity key -> stored story id (None: a tombstone), or a story of this batch."""
+        self.bands: dict[int, list[_Entry]] = {}
+        """Band hash -> the stories within the window that have it."""
+        self.stored: dict[int, _Entry] = {}
+        self.pending: list[_New] = []
+        self.results: list[Ingested] = []
+
+    def run(self, items: Sequence[ToIngest]) -> list[Ingested]:
+        self._lookup(items)
+        self.results = [Ingested(stored=False)] * len(items)
+        for index, item in enumerate(items):
+            keys = item.ident.keys
+            if any(key in self.keys for key in keys):
+                self._flush()
+                self.results[index] = self._known(item)
+                continue
+            fp = item.ident.fingerprint
+            entry = _Entry(fp=fp, order=(1, index))
+            self.pending.append(_New(item=item, index=index, entry=entry, joins=self._best(fp)))
+            for key in keys:
+                self.keys[key] = entry
+            for band in fp.bands:
+                self.bands.setdefault(band, []).append(entry)
+        self._flush()
+        return self.results
+
+    def _lookup(self, items: Sequence[ToIngest]) -> None:
+        conn = self.conn
+        wanted = sorted({key for item in items for key in item.ident.keys})
+        for start in range(0, len(wanted), IN_CHUNK):
+            query = select(story_keys.c.key, story_keys.c.story_id).where(
+                story_keys.c.key.in_(wanted[start : start + IN_CHUNK])
+            )
+            self.keys.update((row.key, row.story_id) for row in conn.execute(query))
+        bands = sorted({band for item in items for band in item.ident.fingerprint.bands})
+        decoded: dict[int, _Entry] = {}
+        for start in range(0, len(bands), IN_CHUNK):
+            query = (
+                select(
+                    story_bands.c.band, stories.c.id, stories.c.cluster_id, stories.c.fingerprint
+                )
+                .join(stories, stories.c.id == story_bands.c.story_id)
+                .where(
+                    story_bands.c.band.in_(bands[start : start + IN_CHUNK]),
+                    story_bands.c.seen_at >= self.cutoff,
+                )
+            )
+            for row in conn.execute(query):
+                band, story_id = int(row.band), int(row.id)
+                entry = decoded.get(story_id)
+                if entry is None:
+                    fp = Fingerprint.decode(row.fingerprint)
+                    entry = _Entry(fp, (0, story_id), story_id, row.cluster_id)
+                    decoded[story_id] = entry
+                self.bands.setdefault(band, []).append(entry)
+        for entries in self.bands.values():
+            entries.sort(key=_order)
+        self.stored = decoded
+
+    def _best(self, fp: Fingerprint) -> _Entry | None:
+        """The most similar near-duplicate (title overlap; the earliest on a tie), if any."""
+        best: tuple[float, _Entry] | None = None
+        seen: set[int] = set()
+        for band in fp.bands:
+            for entry in self.bands.get(band, ()):
+                if id(entry) in seen:
+                    continue
+                seen.add(id(entry))
+                if same_story(fp, entry.fp):
+                    score = jaccard(fp.title, entry.fp.title)
+                    if (
+                        best is None
+                        or score > best[0]
+                        or (score == best[0] and entry.order < best[1].order)
+                    ):
+                        best = (score, entry)
+        return best[1] if best else None
+
+    def _flush(self) -> None:
+        """Write the pending new stories: rows, cluster ids, keys, bands, then their alerts."""
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        conn, now = self.conn, self.now
+        rows = [
+            {
+                "feed": new.item.story.feed,
+                "guid": new.item.story.guid,
+                "link": new.item.story.link,
+                "title": new.item.story.title,
+                "published_at": new.item.story.published,
+                "seen_at": now,
+                "cluster_id": None,
+                "fingerprint": new.entry.fp.encode(),
+            }
+            for new in pending
+        ]
+        ids = conn.execute(
+            insert(stories).returning(stories.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
+        for new, story_id in zip(pending, ids, strict=True):
+            new.entry.story_id = story_id
+            # `joins` is a stored story or an earlier one of the batch: its cluster is known.
+            new.entry.cluster_id = new.joins.cluster_id if new.joins else story_id
+            self.stored[story_id] = new.entry
+        conn.execute(
+            update(stories)
+            .where(stories.c.id == bindparam("sid"))
+            .values(cluster_id=bindparam("cid")),
+            [{"sid": new.entry.story_id, "cid": new.entry.cluster_id} for new in pending],
+        )
+        keys = [(key, new.entry.story_id) for new in pending for key in new.item.ident.keys]
+        insert_plain(conn, story_keys, ("key", "story_id"), keys)
+        seen_at = driver_value(conn, story_bands.c.seen_at, now)
+        bands = [
+            (band, new.entry.story_id, seen_at)
+            for new in pending
+            for band in dict.fromkeys(new.entry.fp.bands)
+        ]
+        insert_plain(conn, story_bands, ("band", "story_id", "seen_at"), bands)
+        for new in pending:
+            story_id, cluster_id = new.entry.story_id, new.entry.cluster_id
+            assert story_id is not None and cluster_id is not None
+            count = _record_matches(conn, story_id, cluster_id, new.item.alerts, set(), now)
+            self.results[new.index] = Ingested(
+                stored=True, alerts=count, cluster_id=cluster_id, joined=new.joins is not None
+            )
+
+    def _known(self, item: ToIngest) -> Ingested:
+        """A story some key of which is stored: learn its new keys; re-match if it changed."""
+        existing: dict[str, int | None] = {}
+        for key in item.ident.keys:
+            if key in self.keys:
+                found = self.keys[key]
+                existing[key] = found.story_id if isinstance(found, _Entry) else found
+        story_id = next((sid for sid in existing.values() if sid is not None), None)
+        new_keys = [k for k in item.ident.keys if k not in existing]
+        _add_keys(self.conn, story_id, new_keys)
+        for key in new_keys:
+            self.keys[key] = story_id
+        if story_id is None:  # only tombstones: pruned long ago, stays seen
+            return Ingested(stored=False)
+        ident = item.ident
+        if ident.content is None or ident.content in existing:
+            return Ingested(stored=False)
+        # Same guid or link, new text: a correction or an update.
+        conn = self.conn
+        cluster_id = conn.execute(
+            select(stories.c.cluster_id).where(stories.c.id == story_id)
+        ).scalar_one()
+        conn.execute(
+            update(stories)
+            .where(stories.c.id == story_id)
+            .values(title=item.story.title, fingerprint=ident.fingerprint.encode())
+        )
+        if story_id in self.stored:  # its bands stay; what they lead to is the new text
+            self.stored[story_id].fp = ident.fingerprint
+        before = set(
+            conn.execute(
+                select(story_matches.c.watchlist).where(story_matches.c.story_id == story_id)
+            ).scalars()
+        )
+        count = _record_matches(conn, story_id, cluster_id, item.alerts, before, self.now)
+        return Ingested(stored=True, alerts=count, cluster_id=cluster_id, joined=True)
+
+
+def _order(entry: _Entry) -> tuple[int, int]:
+    return entry.order
+
+
+def status_of(ident: Identity, known: set[str]) -> Status:
+    """What `known` (the stored identity keys) says about a story's identity."""
+    if ident.content is not None and ident.content in known:
+        return Status.SEEN
+    if any(key in known for key in ident.ids):
+        return Status.SEEN if ident.content is None else Status.CHANGED
+    return Status.NEW
+
+
+def _add_keys(conn: Connection, story_id: int | None, keys: Sequence[str]) -> None:
+    if keys:
+        rows = [{"key": key, "story_id": story_id} for key in keys]
+        conn.execute(dialect_insert(conn)(story_keys).values(rows).on_conflict_do_nothing())
+
+
+def _record_matches(
+    conn: Connection,
+    story_id: int,
+    cluster_id: int,
+    new_alerts: Sequence[NewAlert],
+    before: set[str],
+    now: datetime,
+) -> int:
+    """Remember which watchlists matched; alert those new to the story and to its cluster."""
+    fresh = [a for a in new_alerts if a.watchlist not in before]
+    if not fresh:
+        return 0
+    conn.execute(
+        dialect_insert(conn)(story_matches)
+        .values([{"story_id": story_id, "watchlist": a.watchlist} for a in fresh])
+        .on_conflict_do_nothing()
+    )
+    alerted = set(
+        conn.execute(
+            select(alerts.c.watchlist).where(
+                alerts.c.cluster_id == cluster_id,
+                alerts.c.watchlist.in_([a.watchlist for a in fresh]),
+            )
+        ).scalars()
+    )
+    count = 0
+    for alert in fresh:
+        if alert.watchlist not in alerted:
+            _insert_alert(conn, story_id, cluster_id, alert, now)
+            count += 1
+    return count
+
+
+def _insert_alert(
+    conn: Connection, story_id: int, cluster_id: int, alert: NewAlert, now: datetime
+) -> None:
+    start, end = alert.highlight if alert.highlight else (None, None)
+    alert_id = insert_id(
+        conn,
+        insert(alerts).values(
+            watchlist=alert.watchlist,
+            story_id=story_id,
+            cluster_id=cluster_id,
+            terms=json.dumps(list(alert.terms), ensure_ascii=False),
+            snippet=alert.snippet,
+            highlight_start=start,
+            highlight_end=end,
+            created_at=now,
+        ),
+    )
+    if alert.targets:
+        conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "alert_id": alert_id,
+                    "channel": channel,
+                    "target": target,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for channel, target in alert.targets
+            ],
+        )
