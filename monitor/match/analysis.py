@@ -142,16 +142,25 @@ def stream(text: str) -> str:
 
     The same words as `words`, made without a regex over the text — the hot path of matching:
     the whole field is folded at once, ASCII separators become spaces in one
-    `bytes.translate`, others (`–`, `„`, `…`) by a regex only when the text is not ASCII, and
+    `bytes.translate`, the common others (`–`, `…`) by `str.replace`, and any left over by a
+    regex (only when something that is not a letter, digit or apostrophe remains);
     apostrophes that do not join two letters are dropped. Folding a whole field can join or
     split words differently from folding word by word only where NFKC changes the text (`™`
-    becomes `tm`, `²` becomes `2`), so such a text takes the `words` path.
+    becomes `tm`, `²` becomes `2`), so such a text takes the `words` path — no-break and
+    thin spaces excepted: they become plain spaces first, as NFKC would make them.
     """
+    for space in _SPACES:
+        if space in text:
+            text = text.replace(space, " ")
     if not unicodedata.is_normalized("NFKC", text):
         return " " + " ".join(words(text)) + " "
     spaced = fold(text).encode().translate(_ASCII_SEPARATORS).decode()
     if not spaced.isascii():
-        spaced = _OTHER_SEPARATORS.sub(" ", spaced)
+        for separator in _COMMON_SEPARATORS:
+            if separator in spaced:
+                spaced = spaced.replace(separator, " ")
+        if not spaced.replace(" ", "").replace("'", "").isalnum():
+            spaced = _OTHER_SEPARATORS.sub(" ", spaced)
     if "'" in spaced:
         spaced = " " + spaced + " "
         while "''" in spaced:
@@ -171,6 +180,12 @@ _ASCII_SEPARATORS = bytes(
 """A `bytes.translate` table: ASCII that is not a letter, digit or apostrophe (`_` included,
 as `_unscore` does) becomes a space; UTF-8 bytes of other characters pass unchanged."""
 _OTHER_SEPARATORS = re.compile(rf"[^\x00-\x7f\w{_MARKS}]+")
+_COMMON_SEPARATORS = "–—…•·‚‹›°§×€"
+"""Non-ASCII punctuation frequent in news text (after `fold`, which already made the curly
+quotes ASCII): replaced one by one, they spare most texts the `_OTHER_SEPARATORS` regex."""
+_SPACES = "\u00a0\u2007\u2009\u202f"
+"""No-break, figure, thin and narrow no-break spaces: common in German typesetting
+(`5\u00a0000`, `Nr.\u00a05`), and separators whichever way a text is folded."""
 
 
 class Spans:
