@@ -50,9 +50,11 @@ __all__ = [
     "fold",
     "loose",
     "loose_stream",
+    "offset",
     "phrase",
     "spans",
     "stream",
+    "streams",
     "words",
 ]
 
@@ -138,13 +140,21 @@ _WORDS: dict[str, str] = {}
 def stream(text: str) -> str:
     """`words(text)` as one string, each word with a space before and after it
     (`" elon musk's tesla "`): what the engine's automaton scans, so a key `" musk "` is a
-    whole word and `" elon musk "` a phrase.
+    whole word and `" elon musk "` a phrase. See `streams`."""
+    return streams(text)[0]
+
+
+def streams(text: str) -> tuple[str, str | None]:
+    """The `stream` of `text`, and its *aligned* form when there is one: the folded text
+    with every character that is not part of a word made a space, of the same length as
+    `text` and character for character in place (so a word's offsets in it are its offsets
+    in `text`), or None when folding moved characters (`ß` → `ss`, a soft hyphen dropped).
 
     The same words as `words`, made without a regex over the text — the hot path of matching:
     the whole field is folded at once, ASCII separators become spaces in one
     `bytes.translate`, the common others (`–`, `…`) by `str.replace`, and any left over by a
     regex (only when something that is not a letter, digit or apostrophe remains);
-    apostrophes that do not join two letters are dropped. Folding a whole field can join or
+    apostrophes that do not join two letters are blanked. Folding a whole field can join or
     split words differently from folding word by word only where NFKC changes the text (`™`
     becomes `tm`, `²` becomes `2`), so such a text takes the `words` path — no-break and
     thin spaces excepted: they become plain spaces first, as NFKC would make them.
@@ -153,20 +163,41 @@ def stream(text: str) -> str:
         if space in text:
             text = text.replace(space, " ")
     if not unicodedata.is_normalized("NFKC", text):
-        return " " + " ".join(words(text)) + " "
+        return " " + " ".join(words(text)) + " ", None
     spaced = fold(text).encode().translate(_ASCII_SEPARATORS).decode()
     if not spaced.isascii():
         for separator in _COMMON_SEPARATORS:
             if separator in spaced:
                 spaced = spaced.replace(separator, " ")
         if not spaced.replace(" ", "").replace("'", "").isalnum():
-            spaced = _OTHER_SEPARATORS.sub(" ", spaced)
+            spaced = _OTHER_SEPARATORS.sub(_blank, spaced)
     if "'" in spaced:
         spaced = " " + spaced + " "
         while "''" in spaced:
-            spaced = spaced.replace("''", " ")
-        spaced = spaced.replace(" '", " ").replace("' ", " ")
-    return " " + " ".join(spaced.split()) + " "
+            spaced = spaced.replace("''", "  ")
+        spaced = spaced.replace(" '", "  ").replace("' ", "  ")[1:-1]
+    padded = " " + " ".join(spaced.split()) + " "
+    return padded, spaced if len(spaced) == len(text) and not _has_ignorable(text) else None
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
+def _has_ignorable(text: str) -> bool:
+    return not text.isascii() and any(char in text for char in IGNORABLE)
+
+
+def offset(aligned: str, chars: int) -> int:
+    """Where, in an aligned form (see `streams`), the text that holds `chars` word
+    characters ends: the least offset with that many non-spaces before it. Found by
+    counting spaces in C a few times (the offset is `chars` plus the spaces before it)."""
+    at = chars
+    while True:
+        then = chars + aligned.count(" ", 0, at)
+        if then == at:
+            return at
+        at = then
 
 
 def loose_stream(padded: str) -> str:

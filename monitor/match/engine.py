@@ -32,11 +32,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
 
-from monitor.match.analysis import Spans, loose_stream, stream, words
+from monitor.match.analysis import Spans, loose_stream, offset, streams, words
 from monitor.match.compiler import Compiled, compile_watchlists
 from monitor.match.evaluate import Found, Raw, evaluate
 from monitor.models import Entity, Hit, Match, Story, Watchlist
@@ -72,21 +74,21 @@ class Engine:
     def match(self, story: Story) -> list[Match]:
         """The watchlists `story` matches, in config order, each with its hits in reading
         order (title, text, then categories by position; by offset within each)."""
-        found, _ = self._scan(story)
+        scanned = self._scan(story)
         matches = []
         c = self._c
         queries, prechecks = c.queries, c.prechecks
-        hits = _Hits(story)
-        keys = found.keys()
-        for index in self._candidates(found):
+        hits = _Hits(story, scanned.aligned)
+        atoms = scanned.atoms
+        for index in self._candidates(atoms):
             must, more, veto = prechecks[index]
             if (
-                (must is not None and keys.isdisjoint(must))
-                or (more and any(map(keys.isdisjoint, more)))
-                or (veto is not None and not keys.isdisjoint(veto))
+                (must is not None and atoms.isdisjoint(must))
+                or (more and any(map(atoms.isdisjoint, more)))
+                or (veto is not None and not atoms.isdisjoint(veto))
             ):
                 continue
-            raws = evaluate(queries[index], found)
+            raws = evaluate(queries[index], scanned.raws())
             if raws:
                 name = self._watchlists[index].name
                 matches.append(Match(watchlist=name, hits=_verify(list(map(hits.get, raws)))))
@@ -94,52 +96,101 @@ class Engine:
 
     def scan(self, story: Story) -> Scan:
         """Run only the pre-filter and report its cost and candidates."""
-        found, probes = self._scan(story)
-        names = tuple(self._watchlists[i].name for i in self._candidates(found))
-        return Scan(probes=probes, candidates=names)
+        scanned = self._scan(story)
+        names = tuple(self._watchlists[i].name for i in self._candidates(scanned.atoms))
+        return Scan(probes=scanned.probes, candidates=names)
 
-    def _candidates(self, found: Found) -> list[int]:
+    def _candidates(self, atoms: set[int]) -> list[int]:
         anchors = self._c.anchors
         selected: set[int] = set()
-        for atom in found:
+        for atom in atoms:
             queries = anchors.get(atom)
             if queries:
                 selected.update(queries)
         return sorted(selected)
 
-    def _scan(self, story: Story) -> tuple[Found, int]:
-        """Every atom in the story, and the automaton hits it took to find them."""
+    def _scan(self, story: Story) -> _Scanned:
+        """Every atom in the story (see `_Scanned`)."""
         c = self._c
-        found: Found = {}
-        probes = 0
+        scanned = _Scanned()
         for index, category in enumerate(story.categories):
             tag = c.tags.get("".join(words(category))) if c.tags else None
             for atom in tag or ():
-                found.setdefault(atom, []).append(("category", index, 0, len(words(category)) - 1))
-            probes += self._scan_field(category, "category", index, found)
-        probes += self._scan_field(story.title, "title", 0, found)
-        probes += self._scan_field(story.text, "text", 0, found)
+                scanned.add(atom, ("category", index, 0, len(words(category)) - 1, -1, -1))
+            self._scan_field(category, "category", index, scanned)
+        self._scan_field(story.title, "title", 0, scanned)
+        self._scan_field(story.text, "text", 0, scanned)
         if c.sources:
             names = words(story.feed)
             for start in range(len(names)):
                 for end in range(start + 1, len(names) + 1):
                     for atom in c.sources.get(" ".join(names[start:end]), ()):
-                        found.setdefault(atom, []).append(("source", 0, 0, 0))
+                        scanned.add(atom, ("source", 0, 0, 0, -1, -1))
         if c.langs and story.language:
             primary = story.language.strip().lower().replace("_", "-").split("-")[0]
             for atom in c.langs.get(primary, ()):
-                found.setdefault(atom, []).append(("lang", 0, 0, 0))
-        return found, probes
+                scanned.add(atom, ("lang", 0, 0, 0, -1, -1))
+        return scanned
 
-    def _scan_field(self, text: str, name: str, index: int, found: Found) -> int:
+    def _scan_field(self, text: str, name: str, index: int, scanned: _Scanned) -> None:
         c = self._c
         if not text or (c.automaton is None and c.loose_automaton is None):
-            return 0
-        padded = stream(text)
-        probes = _collect(c.automaton, padded, name, index, found) if c.automaton else 0
-        if c.loose_automaton is not None:
-            probes += _collect(c.loose_automaton, loose_stream(padded), name, index, found)
-        return probes
+            return
+        padded, aligned = streams(text)
+        if aligned is not None:
+            scanned.aligned[(name, index)] = aligned
+        if c.automaton is not None:
+            scanned.add_field(name, index, padded, list(c.automaton.iter(padded)), True)
+        if c.loose_automaton is not None:  # loose words may differ in length: no offsets
+            loose = loose_stream(padded)
+            scanned.add_field(name, index, loose, list(c.loose_automaton.iter(loose)), False)
+
+
+class _Scanned:
+    """The atoms found in one story, in two steps. Their set is made at once, in C, from
+    the automaton's hits; it is all that choosing and pre-checking candidates needs. Their
+    raw hits (word positions, what `evaluate` reads) are worked out in Python, hit by hit,
+    only when a candidate is left to evaluate (`raws`): most stories match nothing and
+    never pay for that."""
+
+    __slots__ = ("_found", "_parts", "aligned", "atoms", "probes")
+
+    def __init__(self) -> None:
+        self.atoms: set[int] = set()
+        self.probes = 0
+        """The automaton's hits: the atoms' places in the story (see `Scan`)."""
+        self.aligned: dict[tuple[str, int], str] = {}
+        """(field, index) -> its aligned form (`analysis.streams`), where it has one."""
+        self._parts: list[tuple[Any, ...]] = []
+        """In story order: (atom, raw) for a metadata or category hit; (field, index,
+        stream, automaton hits, whether to count characters) for a scanned field."""
+        self._found: Found | None = None
+
+    def add(self, atom: int, raw: Raw) -> None:
+        self.atoms.add(atom)
+        self._parts.append((atom, raw))
+
+    def add_field(self, name: str, index: int, padded: str, hits: list[Any], chars: bool) -> None:
+        if hits:
+            self.atoms.update(chain.from_iterable(map(_ATOMS, map(_VALUE, hits))))
+            self.probes += len(hits)
+            self._parts.append((name, index, padded, hits, chars))
+
+    def raws(self) -> Found:
+        if self._found is None:
+            found: Found = {}
+            for part in self._parts:
+                if len(part) == 2:
+                    found.setdefault(part[0], []).append(part[1])
+                else:
+                    name, index, padded, hits, chars = part
+                    _collect(name, index, padded, hits, chars, found)
+            self._found = found
+        return self._found
+
+
+_VALUE = itemgetter(1)
+_ATOMS = itemgetter(2)
 
 
 def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) -> Engine:
@@ -187,61 +238,88 @@ def _automaton(keys: dict[str, list[int]]) -> Any:
     return automaton
 
 
-def _collect(automaton: Any, padded: str, name: str, index: int, found: Found) -> int:
-    """Every key of `automaton` in the stream `padded`, recorded as raw hits of its atoms.
+def _collect(
+    name: str, index: int, padded: str, hits: list[Any], chars: bool, found: Found
+) -> None:
+    """The automaton's `hits` in the stream `padded` recorded as raw hits of their atoms.
 
     A key starts at the space before its first word, so that word's position is the number
     of spaces before the key. Hits come in order of their end; their starts nearly so, so
-    the spaces are counted from the previous start, forwards or (rarely) back.
+    the spaces are counted from the previous start, forwards or (rarely) back. With `chars`,
+    a raw hit also says how many word characters come before its first word and up to the
+    end of its last (what `_Hits` turns into offsets through the field's aligned form).
     """
-    hits = last = position = 0
-    for end, (length, more, atoms) in automaton.iter(padded):
+    counted = position = 0
+    for end, (length, more, atoms) in hits:
         start = end - length + 1
-        if start >= last:
-            position += padded.count(" ", last, start)
-            last = start
+        if start >= counted:
+            position += padded.count(" ", counted, start)
+            counted = start
             first = position
         else:
-            first = position - padded.count(" ", start, last)
-        raw = (name, index, first, first + more)
+            first = position - padded.count(" ", start, counted)
+        last = first + more
+        if chars:  # a prefix hit ends inside its word: the word ends at the next space
+            raw = (name, index, first, last, start - first, padded.find(" ", end) - 1 - last)
+        else:
+            raw = (name, index, first, last, -1, -1)
         for atom in atoms:
             raws = found.get(atom)
             if raws is None:
                 found[atom] = [raw]
             else:
                 raws.append(raw)
-        hits += 1
-    return hits
 
 
 class _Hits:
     """Raw hits of one story as `Hit`s (offsets into the field's original text). A term's
     hit is often part of many matches (a famous name in hundreds of queries): each is made
-    once, and each field's word offsets are computed once, as far as its hits need them."""
+    once. Offsets come from the field's aligned form when it has one — a few C-level counts
+    per hit, checked against the original text — and otherwise from the field's word
+    offsets (`Spans`, a regex over the text), computed once and only as far as needed."""
 
-    __slots__ = ("made", "offsets", "story")
+    __slots__ = ("aligned", "made", "offsets", "story")
 
-    def __init__(self, story: Story) -> None:
+    def __init__(self, story: Story, aligned: dict[tuple[str, int], str]) -> None:
         self.story = story
+        self.aligned = aligned
         self.offsets: dict[tuple[str, int], Spans] = {}
         self.made: dict[tuple[str, Raw], Hit] = {}
 
     def get(self, term_raw: tuple[str, Raw]) -> Hit:
         hit = self.made.get(term_raw)
         if hit is None:
-            term, (field, index, first, last) = term_raw
-            place = self.offsets.get((field, index))
-            if place is None:
-                story = self.story
-                if field == "category":
-                    text = story.categories[index]
-                else:
-                    text = story.title if field == "title" else story.text
-                place = self.offsets[(field, index)] = Spans(text)
-            start, end = place[first][0], place[last][1]
-            hit = Hit(term=term, field=field, start=start, end=end, index=index)
+            term, (field, index, first, last, before, upto) = term_raw
+            text = self._text(field, index)
+            aligned = self.aligned.get((field, index)) if before >= 0 else None
+            span = _aligned_span(aligned, text, before, upto) if aligned else None
+            if span is None:
+                place = self.offsets.get((field, index))
+                if place is None:
+                    place = self.offsets[(field, index)] = Spans(text)
+                span = place[first][0], place[last][1]
+            hit = Hit(term=term, field=field, start=span[0], end=span[1], index=index)
             self.made[term_raw] = hit
         return hit
+
+    def _text(self, field: str, index: int) -> str:
+        story = self.story
+        if field == "category":
+            return story.categories[index]
+        return story.title if field == "title" else story.text
+
+
+def _aligned_span(aligned: str, text: str, before: int, upto: int) -> tuple[int, int] | None:
+    """The offsets of the words holding word characters `before` to `upto` of a field, from
+    its aligned form; None when the original text there does not read as those words (a
+    safety net: the aligned form is built to make that impossible)."""
+    start = offset(aligned, before)
+    while start < len(aligned) and aligned[start] == " ":
+        start += 1
+    end = offset(aligned, upto)
+    if words(text[start:end]) != aligned[start:end].split():
+        return None
+    return start, end
 
 
 def _verify(hits: list[Hit]) -> tuple[Hit, ...]:

@@ -18,9 +18,11 @@ from typing import Any
 
 __all__ = ["EXCLUDE_WINDOW", "Leaf", "Plain", "Raw", "evaluate", "or_node"]
 
-Raw = tuple[str, int, int, int]
-"""(field, category index, first word position, last word position) of one atom hit: the
-engine turns positions into offsets only for the hits of queries that matched."""
+Raw = tuple[str, int, int, int, int, int]
+"""(field, category index, first word position, last word position, word characters before
+the first word, word characters up to the end of the last; the two counts are -1 where
+unknown) of one atom hit: the engine turns them into offsets only for the hits of queries
+that matched."""
 Found = dict[int, list[Raw]]
 EXCLUDE_WINDOW = 5
 
