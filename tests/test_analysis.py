@@ -9,7 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.match.analysis import Spans, analyze, endings, fold, phrase, spans, stream, words
+from monitor.match.analysis import (
+    Spans,
+    analyze,
+    endings,
+    fold,
+    offset,
+    phrase,
+    spans,
+    stream,
+    streams,
+    words,
+)
 
 from conftest import CORPUS
 
@@ -123,3 +134,28 @@ def test_stream_of_real_feed_texts_is_their_words() -> None:
         for entry in feed.entries:
             for text in (entry.get("title", ""), entry.get("summary", "")):
                 assert stream(text).split() == words(text), (path.name, text[:80])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_STREAM_TEXT)
+def test_aligned_form_gives_every_words_offsets(text: str) -> None:
+    """Where `streams` offers an aligned form, counting word characters in it finds each
+    word exactly where `spans` does (the engine's offsets for highlights)."""
+    padded, aligned = streams(text)
+    if aligned is None:
+        return
+    assert len(aligned) == len(text)
+    folded = padded.split()
+    before = 0
+    for (start, end), word in zip(spans(text), folded, strict=True):
+        found = offset(aligned, before)
+        while aligned[found] == " ":
+            found += 1
+        before += len(word)
+        assert (found, offset(aligned, before)) == (start, end), (text, word)
+
+
+def test_aligned_form_exists_for_plain_german_text_only_where_folding_keeps_places() -> None:
+    assert streams("Müller trifft Musk – „Starlink“ …")[1] is not None
+    assert streams("Straße")[1] is None  # ß folds to ss: places move
+    assert streams("Star\u00adlink")[1] is None  # the soft hyphen is dropped

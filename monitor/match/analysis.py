@@ -156,8 +156,8 @@ def streams(text: str) -> tuple[str, str | None]:
     regex (only when something that is not a letter, digit or apostrophe remains);
     apostrophes that do not join two letters are blanked. Folding a whole field can join or
     split words differently from folding word by word only where NFKC changes the text (`™`
-    becomes `tm`, `²` becomes `2`), so such a text takes the `words` path — no-break and
-    thin spaces excepted: they become plain spaces first, as NFKC would make them.
+    becomes `tm`, `²` becomes `2`), so such a text takes the `words` path — no-break spaces
+    and the ellipsis excepted (`_SPACES`): they become plain spaces first.
     """
     for space in _SPACES:
         if space in text:
@@ -211,12 +211,14 @@ _ASCII_SEPARATORS = bytes(
 """A `bytes.translate` table: ASCII that is not a letter, digit or apostrophe (`_` included,
 as `_unscore` does) becomes a space; UTF-8 bytes of other characters pass unchanged."""
 _OTHER_SEPARATORS = re.compile(rf"[^\x00-\x7f\w{_MARKS}]+")
-_COMMON_SEPARATORS = "–—…•·‚‹›°§×€"
+_COMMON_SEPARATORS = "–—•·‚‹›°§×€"
 """Non-ASCII punctuation frequent in news text (after `fold`, which already made the curly
 quotes ASCII): replaced one by one, they spare most texts the `_OTHER_SEPARATORS` regex."""
-_SPACES = "\u00a0\u2007\u2009\u202f"
-"""No-break, figure, thin and narrow no-break spaces: common in German typesetting
-(`5\u00a0000`, `Nr.\u00a05`), and separators whichever way a text is folded."""
+_SPACES = "\u00a0\u2007\u2009\u202f…"
+"""Characters NFKC would change that separate words whichever way a text is folded: the
+no-break, figure, thin and narrow no-break spaces of German typesetting (`5\u00a0000`,
+`Nr.\u00a05`) and the ellipsis of every teaser. Made spaces before the NFKC check, they do
+not send a text down the slow path."""
 
 
 class Spans:
