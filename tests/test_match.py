@@ -494,3 +494,15 @@ def test_engine_agrees_with_reference_on_boolean_queries(
     expected = [f"q{i}" for i, (_, test) in enumerate(queries) if test(fields)]
     matched = compile_engine(watchlists, []).match(_story(title, text))
     assert [m.watchlist for m in matched] == expected, [q for q, _ in queries]
+
+
+@pytest.mark.parametrize("lead", ["Heute:", "Straße:"])  # with an aligned form, and without
+def test_many_hits_in_one_field_all_point_at_their_words(lead: str) -> None:
+    """Past the first hits of a field, offsets come from one pass over its words instead of
+    the aligned form: both must put every hit on its word."""
+    gaps = [" ", " – ", ",\n", " „", "“ ", "  "]
+    text = lead + "".join(f"{gaps[i % len(gaps)]}Musk{'s' * (i % 2)} Nr{i}" for i in range(20))
+    story = _story(text=text)
+    hits = _hits("Musk", story)
+    assert len(hits) == 20
+    assert [text[h.start : h.end] for h in hits] == ["Musk", "Musks"] * 10

@@ -46,6 +46,8 @@ from monitor.models import Entity, Hit, Match, Story, Watchlist
 __all__ = ["Engine", "Scan", "compile_engine"]
 
 _FIELD_RANK = {"title": 0, "text": 1, "category": 2}
+_ALIGNED_HITS = 8
+"""Hits per field placed one by one before one pass over the field's words is cheaper."""
 _FREEZE_FROM = 5_000
 """Watchlists from which a compiled engine is frozen (see `compile_engine`); below, the
 collector's rescans cost little."""
@@ -274,15 +276,18 @@ def _collect(
 class _Hits:
     """Raw hits of one story as `Hit`s (offsets into the field's original text). A term's
     hit is often part of many matches (a famous name in hundreds of queries): each is made
-    once. Offsets come from the field's aligned form when it has one — a few C-level counts
-    per hit, checked against the original text — and otherwise from the field's word
-    offsets (`Spans`, a regex over the text), computed once and only as far as needed."""
+    once. The first few hits of a field are placed through its aligned form when it has one
+    (a few C-level counts per hit, checked against the original text); after
+    `_ALIGNED_HITS`, or without one, from the field's word offsets (`Spans`, one regex over
+    the text, computed once and only as far as needed)."""
 
-    __slots__ = ("aligned", "made", "offsets", "story")
+    __slots__ = ("aligned", "counts", "made", "offsets", "story")
 
     def __init__(self, story: Story, aligned: dict[tuple[str, int], str]) -> None:
         self.story = story
         self.aligned = aligned
+        self.counts: dict[tuple[str, int], int] = {}
+        """Hits placed through each field's aligned form so far."""
         self.offsets: dict[tuple[str, int], Spans] = {}
         self.made: dict[tuple[str, Raw], Hit] = {}
 
@@ -291,13 +296,17 @@ class _Hits:
         if hit is None:
             term, (field, index, first, last, before, upto) = term_raw
             text = self._text(field, index)
-            aligned = self.aligned.get((field, index)) if before >= 0 else None
-            span = _aligned_span(aligned, text, before, upto) if aligned else None
+            place = self.offsets.get((field, index))
+            span = None
+            if place is None and before >= 0 and (field, index) in self.aligned:
+                span = _aligned_span(self.aligned[(field, index)], text, before, upto)
+                self.counts[(field, index)] = self.counts.get((field, index), 0) + 1
             if span is None:
-                place = self.offsets.get((field, index))
                 if place is None:
                     place = self.offsets[(field, index)] = Spans(text)
                 span = place[first][0], place[last][1]
+            elif self.counts[(field, index)] >= _ALIGNED_HITS:
+                self.offsets[(field, index)] = Spans(text)  # many hits: one regex is cheaper
             hit = Hit(term=term, field=field, start=span[0], end=span[1], index=index)
             self.made[term_raw] = hit
         return hit
