@@ -12,14 +12,18 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
    before and after — and one Aho-Corasick automaton (pyahocorasick, in C) holds a key per
    phrase spelling (`" musk "`, `" musks "`, `" musk's "`, `" elon musk "`…) and per prefix
    (`" tesla"`). One pass over the stream finds every atom in the field as a whole word or
-   phrase; a hit's word position is the number of spaces before it, counted in C. Nothing
-   is split into words on this path, and the work is the stream's length plus its hits,
-   whatever the number of watchlists. `fold_diacritics` watchlists have their own automaton
-   over `analysis.loose_stream`, scanned only when such a watchlist exists.
+   phrase; nothing is split into words on this path, and the work is the stream's length
+   plus its hits, whatever the number of watchlists. The set of atoms found is made from
+   the hits in C; their word positions (a hit's position is the number of spaces before it)
+   are worked out in Python only when a candidate survives its pre-checks (`_Scanned`).
+   `fold_diacritics` watchlists have their own automaton over `analysis.loose_stream`,
+   scanned only when such a watchlist exists.
 3. **Select and verify**. Each query is registered under a few *anchor* atoms, chosen so that
    the query cannot hold unless one of them was found: all branches of an OR, the one branch
    of an AND whose atoms are used by the fewest queries (rare words select few candidates;
-   `NOT` branches and metadata never anchor). Only selected queries are evaluated.
+   `NOT` branches and metadata never anchor). A candidate's other AND branches and its `NOT`
+   of plain terms are tested as set operations (`compiler.Precheck`); only survivors are
+   evaluated exactly, and only matches get `Hit`s with offsets into the original text.
 
 Decisions kept from the foundation: `#Name` is the entity `Name` (looked up by its folded
 words) — its name, aliases and a category equal to a name run together; with no such entity
