@@ -196,6 +196,7 @@ class _Scanned:
 
 
 _VALUE = itemgetter(1)
+"""An automaton hit is (end, value); a value is (key length, words after the first, atoms)."""
 _ATOMS = itemgetter(2)
 
 
