@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from monitor.fetch import make_client
-from monitor.match import Engine, compile_engine
+from monitor.match import Engine, compile_engine, query
 from monitor.models import Feed
 from monitor.notify.health import HealthPolicy
 from monitor.notify.hold import digest, quiet_hours
@@ -26,6 +26,21 @@ from monitor.settings import Settings
 from monitor.store import PENDING, Store
 
 log = logging.getLogger(__name__)
+
+
+def build_engine(settings: Settings, store: Store) -> Engine:
+    """The engine for the configured watchlists. Parsing queries is most of a cold compile
+    (luqum is pure Python: ~30 s for 100,000 queries), so the parses are kept in the store:
+    a restart parses only the queries it has not seen before, and saves them."""
+    texts = list(dict.fromkeys(w.query for w in settings.watchlists if w.query))
+    saved = store.queries.load(texts, query.FORMAT)
+    if unreadable := query.prime(saved):
+        log.warning("%d saved query parses could not be read: parsing them again", unreadable)
+    engine = compile_engine(settings.watchlist_models(), settings.entity_models())
+    fresh = query.parsed(text for text in texts if text not in saved)
+    if fresh:
+        store.queries.save(fresh, query.FORMAT)
+    return engine
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
@@ -81,7 +96,7 @@ class Runtime:
         return cls(
             settings=settings,
             store=store,
-            engine=compile_engine(settings.watchlist_models(), settings.entity_models()),
+            engine=build_engine(settings, store),
             channels=channels,
             routes=build_routes(settings, channels),
             feeds=settings.feed_models(),
@@ -97,7 +112,7 @@ class Runtime:
         fresh = Runtime(
             settings=settings,
             store=self.store,
-            engine=compile_engine(settings.watchlist_models(), settings.entity_models()),
+            engine=build_engine(settings, self.store),
             channels=channels,
             routes=build_routes(settings, channels),
             feeds=settings.feed_models(),

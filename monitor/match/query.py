@@ -19,23 +19,41 @@ Syntax (the README's *Matching* section is the user's version):
 A query must match on words that occur: one that can hold by `NOT` alone (`NOT Musk`) would
 match nearly every story, and one of only `source:`/`lang:` every story of a feed; both are
 config errors (the pre-filter needs a word to find the query by).
-Parsing is ~0.4 ms per query in luqum (pure Python), so parsed queries are cached by their
-text: a reload re-parses only the queries that changed.
+Parsing is ~0.3 ms per query in luqum (pure Python), so parsed queries are cached by their
+text: a reload re-parses only the queries that changed. `encode`/`decode` turn a parse into
+plain JSON data that the daemon keeps in its store (`monitor.runtime.build_engine`), so a
+restart parses only queries it has never seen.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from luqum import __version__ as luqum_version
 from luqum import tree
 from luqum.exceptions import ParseError
 from luqum.parser import parser
 
 from monitor.errors import ConfigError
 
-__all__ = ["And", "Meta", "Node", "Not", "Or", "Term", "parse_query", "terms_query"]
+__all__ = [
+    "FORMAT",
+    "And",
+    "Meta",
+    "Node",
+    "Not",
+    "Or",
+    "Term",
+    "decode",
+    "encode",
+    "parse_query",
+    "parsed",
+    "prime",
+    "terms_query",
+]
 
 TEXT_FIELDS = ("title", "text", "tag")
 META_FIELDS = ("source", "lang")
@@ -85,6 +103,55 @@ Node = Term | Meta | And | Or | Not
 
 _cache: dict[str, Node | str] = {}
 """Parsed queries (or the error message) by query text; see the module docstring."""
+
+FORMAT = f"1/luqum-{luqum_version}"
+"""The version of `encode`'s output: trees stored under another one are parsed again."""
+
+
+def encode(node: Node) -> Any:
+    """A parsed query as plain JSON data (`decode` reverses it), to keep between runs."""
+    if isinstance(node, Term):
+        return ["t", node.text, node.value, node.kind, node.field, node.slop]
+    if isinstance(node, Meta):
+        return ["m", node.field, node.value]
+    if isinstance(node, Not):
+        return ["!", encode(node.child)]
+    return ["&" if isinstance(node, And) else "|", [encode(child) for child in node.children]]
+
+
+def decode(data: Any) -> Node:
+    kind = data[0]
+    if kind == "t":
+        return Term._make(data[1:])
+    if kind == "m":
+        return Meta._make(data[1:])
+    if kind == "!":
+        return Not(decode(data[1]))
+    children = tuple(map(decode, data[1]))
+    return And(children) if kind == "&" else Or(children)
+
+
+def prime(trees: Mapping[str, Any]) -> int:
+    """Take the `encode`d trees of these query texts as parsed (a restart's saved parses).
+    Returns how many could not be read: those are parsed again when compiled."""
+    unreadable = 0
+    for text, data in trees.items():
+        if text not in _cache:
+            try:
+                _cache[text] = decode(data)
+            except (IndexError, KeyError, TypeError, ValueError):
+                unreadable += 1
+    return unreadable
+
+
+def parsed(texts: Iterable[str]) -> dict[str, Any]:
+    """The `encode`d trees of those of `texts` that parse (and were parsed here)."""
+    trees = {}
+    for text in texts:
+        node = _cache.get(text)
+        if node is not None and not isinstance(node, str):
+            trees[text] = encode(node)
+    return trees
 
 
 def terms_query(terms: tuple[str, ...]) -> Node:

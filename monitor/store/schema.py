@@ -160,3 +160,13 @@ channel_health = Table(
     Column("failing_since", UTCDateTime(), nullable=False),
     Column("alerted_at", UTCDateTime()),
 )
+
+# Watchlist queries as parsed by luqum (`monitor.match.query.encode`), by a hash of their text:
+# parsing is most of a cold compile, and the same queries come back at every restart.
+parsed_queries = Table(
+    "parsed_queries",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("version", String(64), nullable=False),
+    Column("tree", Text, nullable=False),
+)

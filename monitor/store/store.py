@@ -3,6 +3,7 @@
     store.feeds    per-feed state (cache validators, errors)      monitor/store/feeds.py
     store.stories  seen stories, their alerts and deliveries       monitor/store/stories.py
     store.outbox   deliveries to send, leases, retries             monitor/store/outbox.py
+    store.queries  parsed watchlist queries, kept between runs     monitor/store/queries.py
 
 Correctness under restarts and several processes comes from unique keys (see `schema.py`), not
 from locks in this process.
@@ -15,6 +16,7 @@ from sqlalchemy import Engine
 from monitor.store.db import Database
 from monitor.store.feeds import FeedStates
 from monitor.store.outbox import Outbox
+from monitor.store.queries import ParsedQueries
 from monitor.store.stories import Stories
 
 
@@ -24,6 +26,7 @@ class Store:
         self.feeds = FeedStates(db)
         self.stories = Stories(db)
         self.outbox = Outbox(db)
+        self.queries = ParsedQueries(db)
 
     @classmethod
     def open(cls, url: str) -> Store:

@@ -1,0 +1,90 @@
+"""Parsed queries kept in the store between runs: a restart parses only what is new."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from monitor.match import query as query_module
+from monitor.match.query import FORMAT, decode, encode, parse_query
+from monitor.models import Story
+from monitor.runtime import Runtime
+from monitor.settings import load_settings
+from monitor.store import Store
+from monitor.store.schema import parsed_queries
+
+QUERIES = [  # every kind of node and leaf
+    "Musk",
+    "Musk AND (Tesla OR SpaceX) NOT Putin",
+    "Musk -Tesla +Starlink",
+    '"Elon Musk" OR "Musk Putin"~3',
+    "Tesla* AND title:Musk AND text:Kreml AND tag:Sport",
+    '#"Elon Musk" AND entity:Starlink',
+    'Musk AND source:"Tages schau" AND lang:de',
+]
+_PUTIN = '["t", "Putin", "Putin", "phrase", null, 0]'
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = Store.open(store_url)
+    yield opened
+    opened.close()
+
+
+@pytest.mark.parametrize("text", QUERIES)
+def test_a_parsed_query_survives_encoding(text: str) -> None:
+    parsed = parse_query(text, "w")
+    assert decode(encode(parsed)) == parsed
+
+
+def test_saved_parses_load_by_text_and_format(store: Store) -> None:
+    trees = {text: encode(parse_query(text, "w")) for text in QUERIES}
+    store.queries.save(trees, FORMAT)
+    assert store.queries.load([*QUERIES, "never saved"], FORMAT) == trees
+    assert store.queries.load(QUERIES, "another format") == {}
+    other = ["t", "x", "x", "phrase", None, 0]
+    store.queries.save({QUERIES[0]: other}, FORMAT)  # replaced
+    assert store.queries.load(QUERIES[:1], FORMAT) == {QUERIES[0]: other}
+
+
+def _config(tmp_path: Path, store_url: str, query: str) -> Path:
+    config = tmp_path / "monitor.toml"
+    config.write_text(
+        f'[storage]\nurl = "{store_url}"\n\n[[watchlists]]\nname = "w"\nquery = \'{query}\'\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def _matches(runtime: Runtime, text: str) -> bool:
+    return bool(runtime.engine.match(Story(feed="f", title="", link=None, text=text)))
+
+
+def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
+    tmp_path: Path, store_url: str
+) -> None:
+    query = "Musk AND (Tesla OR SpaceX)"
+    settings = load_settings(_config(tmp_path, store_url, query), {})
+    first = Runtime.build(settings)
+    assert _matches(first, "Musk und SpaceX")
+    assert first.store.queries.load([query], FORMAT)  # saved by the first run
+    # Another tree under this query's row: a restart that reads it matches by it, which is
+    # how we know it did not parse the text again.
+    with first.store.engine.begin() as conn:
+        conn.execute(update(parsed_queries).values(tree=_PUTIN))
+    first.close()
+    query_module._cache.clear()  # a new process: nothing parsed in memory
+    second = Runtime.build(settings)
+    assert _matches(second, "Putin spricht") and not _matches(second, "Musk und SpaceX")
+    # An unreadable row is parsed again (and saved again, readable).
+    with second.store.engine.begin() as conn:
+        conn.execute(update(parsed_queries).values(tree='["?"]'))
+    second.close()
+    query_module._cache.clear()
+    third = Runtime.build(settings)
+    assert _matches(third, "Musk und SpaceX")
+    third.close()
