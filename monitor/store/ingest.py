@@ -101,7 +101,7 @@ class Batch:
     The keys and bands of the whole batch are looked up first; each story is then decided in
     order against the store *and* the batch's earlier stories, exactly as if each had been
     ingested on its own. New stories are written together (`_flush`); a story some key of
-    which is already known is handled by `_known_story` after the pending ones are written,
+    which is already known is handled by `_known` after the pending ones are written,
     so it sees the store as the one-by-one order would.
     """
 
