@@ -128,6 +128,7 @@ async def run_daemon(
                     fresh.feeds,
                     guarded_poll,
                     guarded_sweep,
+                    fresh.settings.notify.check_every,
                     _digests(fresh),
                 )
                 log.info(

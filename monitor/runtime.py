@@ -105,9 +105,12 @@ class Runtime:
     def reloaded(self, settings: Settings) -> Runtime:
         """A runtime for a changed config on the same store: watchlists and entities
         recompiled, channels, routes and feeds rebuilt. Raises `ConfigError` (a query that
-        does not parse, say) before anything changes. `storage.url` is not reloadable."""
+        does not parse, say) before anything changes. `storage.url` and `fetch.timeout`
+        (the HTTP client's) take a restart."""
         if settings.storage.url != self.settings.storage.url:
             log.warning("storage.url changed: restart the daemon to use the new store")
+        if settings.fetch.timeout != self.settings.fetch.timeout:
+            log.warning("fetch.timeout changed: restart the daemon to apply it")
         channels = build_channels(settings)
         fresh = Runtime(
             settings=settings,

@@ -71,12 +71,15 @@ def reschedule(
     new: list[Feed],
     poll: Callable[[Feed], Awaitable[None]],
     sweep: Callable[[], Awaitable[None]],
+    sweep_every: float,
     digests: Mapping[str, CronTrigger],
 ) -> None:
     """Bring a running scheduler in line with a reloaded config: a feed that is gone stops
     being polled, a new or changed one (URL, interval, anything) gets a fresh job, an
-    unchanged one keeps its place in the schedule; digest jobs are replaced."""
+    unchanged one keeps its place in the schedule; the delivery sweep takes its (maybe new)
+    interval and digest jobs are replaced."""
     now = datetime.now(UTC)
+    scheduler.reschedule_job("deliver", trigger=IntervalTrigger(seconds=sweep_every))
     kept = {feed.name: feed for feed in old}
     for feed in new:
         if kept.pop(feed.name, None) != feed:
