@@ -193,11 +193,12 @@ def offset(aligned: str, chars: int) -> int:
     characters ends: the least offset with that many non-spaces before it. Found by
     counting spaces in C a few times (the offset is `chars` plus the spaces before it)."""
     at = chars
-    while True:
-        then = chars + aligned.count(" ", 0, at)
-        if then == at:
-            return at
+    spaces = aligned.count(" ", 0, at)
+    while chars + spaces != at:  # the spaces in what the last step added count too
+        then = chars + spaces
+        spaces += aligned.count(" ", at, then)
         at = then
+    return at
 
 
 def loose_stream(padded: str) -> str:
