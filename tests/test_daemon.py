@@ -108,13 +108,16 @@ def test_sighup_reloads_the_config_and_a_bad_config_changes_nothing(
     daemon = start_daemon(config, log)
     try:
         assert "starlink" in str(webhook_server.wait_for(1, timeout=30)[0].json)
-        # A new watchlist and a new feed; the old watchlist is gone.
+        # A new watchlist (a query: compiled, and its parse saved in the store, from the
+        # reload's thread) and a new feed; the old watchlist is gone.
+        query = '[[watchlists]]\nname = "tesla"\nquery = "Tesla AND NOT Kreml"\nnotify = ["hook"]\n'
         write_config(
             tmp_path,
             feeds={"a": feed_server.url("/a.xml"), "b": feed_server.url("/b.xml")},
             channels=hook,
-            watchlists={"tesla": (["Tesla"], ["hook"])},
-            **common,
+            watchlists={},
+            extra=common["extra"] + query,
+            interval=common["interval"],
         )
         daemon.send_signal(signal.SIGHUP)
         wait_until(lambda: "config reloaded: 2 feeds" in log.read_text(encoding="utf-8"))
