@@ -98,10 +98,14 @@ def fingerprint(title: str, text: str) -> Fingerprint:
     return Fingerprint(title=title_tokens, lead=lead)
 
 
+def folded_words(text: str) -> list[str]:
+    """Every word of `text`, NFKC-normalized and case-folded."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
 def tokens(text: str) -> list[str]:
-    """Folded content words: NFKC, case-folded, stop words and single characters dropped."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return [w for w in _WORD.findall(folded) if len(w) > 1 and w not in STOPWORDS]
+    """Folded content words: `folded_words` without stop words and single characters."""
+    return [w for w in folded_words(text) if len(w) > 1 and w not in STOPWORDS]
 
 
 def minhash(items: Iterable[str]) -> tuple[int, ...]:

@@ -22,21 +22,24 @@ matched again, and alerts only watchlists that did not match it before.
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
-from monitor.dedupe.fingerprint import LEAD_WORDS, Fingerprint, fingerprint, tokens
+from monitor.dedupe.fingerprint import (
+    LEAD_WORDS,
+    Fingerprint,
+    fingerprint,
+    folded_words,
+    tokens,
+)
 from monitor.models import Story
 from monitor.urls import identity_url
 
 MIN_CONTENT_TOKENS = 6
 """Title+lead content words needed before the text alone may identify a story."""
 
-_WORD = re.compile(r"\w+")
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
+@dataclass(frozen=True, kw_only=True)
 class Identity:
     """Everything dedupe knows about one story: exact keys and the near-duplicate fingerprint."""
 
@@ -44,7 +47,15 @@ class Identity:
     """Guid and link keys."""
     content: str | None
     """The content key, or None when the text is too short to identify the story."""
-    fingerprint: Fingerprint
+    title: str = field(repr=False)
+    text: str = field(repr=False)
+    """What the fingerprint is made of."""
+
+    @cached_property
+    def fingerprint(self) -> Fingerprint:
+        """Made on first use: a poll checks every story's keys, but only stories it has not
+        seen need a fingerprint (one hash per word: most of what identifying costs)."""
+        return fingerprint(self.title, self.text)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -53,7 +64,8 @@ class Identity:
 
 
 def identify(story: Story) -> Identity:
-    """The identity of `story`: pure, cheap (a few hashes), no store access."""
+    """The identity of `story`: pure, cheap (a few hashes), no store access; the fingerprint
+    is made when first asked for."""
     ids: list[str] = []
     if story.guid:
         guid = story.guid.strip()
@@ -68,19 +80,13 @@ def identify(story: Story) -> Identity:
     # Every word counts here (unlike the fingerprint): exact identity must not lose a "b" or
     # a "not" that tells two items apart.
     lead = story.text[: LEAD_WORDS * 30]
-    words = _words(story.title) + _words(lead)[:LEAD_WORDS]
+    words = folded_words(story.title) + folded_words(lead)[:LEAD_WORDS]
     enough = len(tokens(story.title)) + len(tokens(lead)) >= MIN_CONTENT_TOKENS
     content = _digest("content", " ".join(words)) if enough else None
     if not ids and content is None:
         # Neither guid, link nor enough text: the title within its feed is all there is.
         ids.append(_digest("title", story.feed, story.title.casefold()))
-    return Identity(
-        ids=tuple(ids), content=content, fingerprint=fingerprint(story.title, story.text)
-    )
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return Identity(ids=tuple(ids), content=content, title=story.title, text=story.text)
 
 
 def _url_key(url: str) -> str:

@@ -1,14 +1,15 @@
 """The one text analyzer: watchlist terms and story text go through the same functions.
 
 Matching is only as good as the agreement between how a term and a story are read, so both
-sides use `analyze` (words with offsets) and `fold` (the comparable form of a word):
+sides use `words` (the folded words of a text) and `fold` (the comparable form of a word):
 
 * **Words** are runs of Unicode letters and digits (with their combining marks), found by one
   regex over the *original* string, so every word has exact `start`/`end` offsets into the
   text the user will see highlighted. Hits are always whole words, so word spans are the
-  offset map at the only granularity matching needs. The engine scans a `stream` — the
-  field's folded words joined by spaces, made without that regex (see `stream`) — and asks
-  for `spans` only in a field that has a hit; `stream` and `words` agree word for word.
+  offset map at the only granularity matching needs. The engine scans a field's stream —
+  its folded words joined by spaces, made without that regex (see `streams`) — and asks
+  for word offsets (`Spans`) only in a field that has a hit; the stream and `words` agree
+  word for word.
 * Inside a word, zero-width characters (U+200B–U+200D, U+2060, U+FEFF) and the soft hyphen
   (U+00AD) are ignored (`Star\\u00adlink` is `starlink`); around a word they are not part of it
   (heise's title ending in U+200B still ends in the word `aktienkurs`).
@@ -39,13 +40,12 @@ import functools
 import re
 import unicodedata
 from itertools import islice
-from typing import NamedTuple
+
+from monitor.normalize import ZERO_WIDTH
 
 __all__ = [
     "IGNORABLE",
     "Spans",
-    "Token",
-    "analyze",
     "endings",
     "fold",
     "loose",
@@ -53,13 +53,13 @@ __all__ = [
     "offset",
     "phrase",
     "spans",
-    "stream",
     "streams",
     "words",
 ]
 
-IGNORABLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
-"""Soft hyphen and zero-width characters: invisible, so they never separate or make words."""
+IGNORABLE = ZERO_WIDTH
+"""Soft hyphen and zero-width characters (the set `normalize` removes from story text):
+invisible, so they never separate or make words."""
 
 _APOSTROPHES = "'’‘´`ʼ"
 _REPLACEMENTS = (
@@ -92,14 +92,6 @@ _JOIN = rf"(?:[{IGNORABLE}]+(?:{_APOSTROPHE})?|{_APOSTROPHE})"
 _WORD = re.compile(rf"{_PART}(?:{_JOIN}{_PART})*")
 
 
-class Token(NamedTuple):
-    """One word: its folded form and where it stands in the original string."""
-
-    word: str
-    start: int
-    end: int
-
-
 def fold(text: str) -> str:
     """The comparable form of `text`: invisible characters dropped, quotes straightened,
     NFKC, casefolded. `words` applies it per word; the engine's pre-filter to whole fields."""
@@ -111,10 +103,6 @@ def fold(text: str) -> str:
             text = text.replace(char, replacement)
     text = unicodedata.normalize("NFKC", text).casefold()
     return unicodedata.normalize("NFKC", text)
-
-
-_fold_word = functools.lru_cache(maxsize=_FOLD_CACHE_SIZE)(fold)
-"""`fold` for single words, cached: a story's words are mostly ones seen before."""
 
 
 def words(text: str) -> list[str]:
@@ -137,15 +125,11 @@ _WORDS: dict[str, str] = {}
 """`words`' cache of folded words, cleared when it outgrows `_FOLD_CACHE_SIZE`."""
 
 
-def stream(text: str) -> str:
-    """`words(text)` as one string, each word with a space before and after it
-    (`" elon musk's tesla "`): what the engine's automaton scans, so a key `" musk "` is a
-    whole word and `" elon musk "` a phrase. See `streams`."""
-    return streams(text)[0]
-
-
 def streams(text: str) -> tuple[str, str | None]:
-    """The `stream` of `text`, and its *aligned* form when there is one: the folded text
+    """The stream of `text` — `words(text)` as one string, each word with a space before and
+    after it (`" elon musk's tesla "`): what the engine's automaton scans, so a key
+    `" musk "` is a whole word and `" elon musk "` a phrase — and its *aligned* form when
+    there is one: the folded text
     with every character that is not part of a word made a space, of the same length as
     `text` and character for character in place (so a word's offsets in it are its offsets
     in `text`), or None when folding moved characters (`ß` → `ss`, a soft hyphen dropped).
@@ -202,7 +186,8 @@ def offset(aligned: str, chars: int) -> int:
 
 
 def loose_stream(padded: str) -> str:
-    """A `stream` with every word made `loose`, for `fold_diacritics` watchlists."""
+    """A stream (see `streams`) with every word made `loose`, for `fold_diacritics`
+    watchlists."""
     return " " + " ".join(map(loose, padded.split())) + " "
 
 
@@ -244,14 +229,6 @@ def spans(text: str) -> list[tuple[int, int]]:
     return list(map(re.Match.span, _WORD.finditer(_unscore(text))))
 
 
-def analyze(text: str) -> list[Token]:
-    """The words of `text` in order, folded, with offsets into `text` itself."""
-    return [
-        Token(_fold_word(m.group()), m.start(), m.end()) for m in _WORD.finditer(_unscore(text))
-    ]
-
-
-@functools.lru_cache(maxsize=1 << 20)  # ~400,000 distinct terms in 100,000 queries
 def phrase(text: str) -> tuple[str, ...]:
     """The folded words of a term: what a story must contain, consecutively, to hit it.
     Cached: a reload compiles the same terms again."""

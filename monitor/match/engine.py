@@ -300,18 +300,17 @@ class _Hits:
         hit = self.made.get(term_raw)
         if hit is None:
             term, (field, index, first, last, before, upto) = term_raw
-            text = self._text(field, index)
-            place = self.offsets.get((field, index))
+            text, key = self._text(field, index), (field, index)
+            used = self.counts.get(key, 0)
             span = None
-            if place is None and before >= 0 and (field, index) in self.aligned:
-                span = _aligned_span(self.aligned[(field, index)], text, before, upto)
-                self.counts[(field, index)] = self.counts.get((field, index), 0) + 1
+            if before >= 0 and key in self.aligned and used < _ALIGNED_HITS:
+                self.counts[key] = used + 1
+                span = _aligned_span(self.aligned[key], text, before, upto)
             if span is None:
+                place = self.offsets.get(key)
                 if place is None:
-                    place = self.offsets[(field, index)] = Spans(text)
+                    place = self.offsets[key] = Spans(text)
                 span = place[first][0], place[last][1]
-            elif self.counts[(field, index)] >= _ALIGNED_HITS:
-                self.offsets[(field, index)] = Spans(text)  # many hits: one regex is cheaper
             hit = Hit(term=term, field=field, start=span[0], end=span[1], index=index)
             self.made[term_raw] = hit
         return hit
