@@ -20,7 +20,7 @@ from monitor.match.analysis import (
     words,
 )
 
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 
 
 @pytest.mark.parametrize(
@@ -121,6 +121,7 @@ def test_stream_is_the_words_of_the_text(text: str) -> None:
     assert padded.split() == words(text)
 
 
+@needs_corpus
 def test_stream_of_real_feed_texts_is_their_words() -> None:
     for path in sorted(CORPUS.glob("*.xml")):
         feed = feedparser.parse(io.BytesIO(path.read_bytes()))

@@ -16,7 +16,7 @@ import pytest
 
 from monitor.cli import main
 
-from conftest import CORPUS, ROOT
+from conftest import CORPUS, ROOT, needs_corpus
 from servers.feeds import FeedServer, rss
 from servers.smtp import SMTPServer
 from servers.webhook import WebhookServer
@@ -159,6 +159,7 @@ def _titles(server: WebhookServer) -> list[str]:
     return [request.json["title"] for request in server.requests]
 
 
+@needs_corpus
 def test_two_feeds_poll_repoll_new_item_restart(
     tmp_path: Path,
     feed_server: FeedServer,
@@ -263,6 +264,7 @@ def test_broken_feeds_fail_alone_and_are_reported(
     assert 20 * 1024 < peak_kib < 300 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
 
 
+@needs_corpus
 def test_wire_copy_in_two_outlets_alerts_once_and_says_also_in(
     tmp_path: Path,
     feed_server: FeedServer,

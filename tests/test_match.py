@@ -19,7 +19,7 @@ from monitor.errors import ConfigError
 from monitor.match import Engine, compile_engine, snippet
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 
 MUSK = Entity(name="Elon Musk", aliases=("Musk", "Tesla-Chef"))
 
@@ -230,6 +230,7 @@ def test_the_engine_only_does_work_for_the_story_not_for_every_watchlist() -> No
 # -- real feeds ----------------------------------------------------------------------------
 
 
+@needs_corpus
 def test_geo_muskeln_are_not_musk() -> None:
     assert _matching_titles("geo_2024-12-21_rss2.xml", "Musk") == {
         "Raumfahrt: Weltraum-Odyssee zweier ISS-Astronauten zieht sich"  # "Elon Musks Firma"
@@ -245,12 +246,14 @@ def test_geo_muskeln_are_not_musk() -> None:
         "arstechnica_2024-12-21_rss2.xml",
     ],
 )
+@needs_corpus
 def test_computing_is_not_putin(name: str) -> None:
     stories = _corpus(name)
     assert any("computing" in (s.title + s.text).lower() for s in stories)
     assert _matching_titles(name, "Putin") == set()
 
 
+@needs_corpus
 def test_deutschlandfunk_musk_fan_and_genitive() -> None:
     assert (
         "Arzt, Islamkritiker und Musk-Fan - Was über den Tatverdächtigen von Magdeburg "
@@ -261,6 +264,7 @@ def test_deutschlandfunk_musk_fan_and_genitive() -> None:
     )
 
 
+@needs_corpus
 def test_heise_title_with_trailing_zero_width_space() -> None:
     stories = _corpus("heise_2024-10-24_atom.xml")
     title = "Tesla: Musks Visionen beflügeln Aktienkurs\u200b"
@@ -278,6 +282,7 @@ def test_heise_title_with_trailing_zero_width_space() -> None:
     assert any(starlink.text[h.start : h.end + 7] == "Starlink-Dienst" for h in hits)
 
 
+@needs_corpus
 def test_every_corpus_hit_points_at_its_term() -> None:
     engine = _engine("#Elon Musk", "Starlink", "Trump", "Putin", "Scholz")
     for path in sorted(CORPUS.glob("*.xml")):

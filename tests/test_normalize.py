@@ -21,7 +21,7 @@ from monitor.normalize import (
 )
 from monitor.parse import parse_feed
 
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 from servers.feeds import rss
 
 
@@ -150,11 +150,13 @@ def test_text_is_capped() -> None:
     assert len(html_to_text(html)) <= MAX_TEXT_CHARS
 
 
+@needs_corpus
 def test_anzeige_in_ntv_text_survives() -> None:
     texts = [story.text for story in corpus("ntv_2024-12-21_rss2.xml")]
     assert any("erstattet Blake Lively jetzt Anzeige gegen" in text for text in texts)
 
 
+@needs_corpus
 def test_corpus_text_has_no_markup_or_invisibles() -> None:
     for name in (
         "latimes_2020-05-31_rss2.xml",
@@ -170,12 +172,14 @@ def test_corpus_text_has_no_markup_or_invisibles() -> None:
 # --- titles -------------------------------------------------------------------------------
 
 
+@needs_corpus
 def test_heise_title_loses_its_zero_width_space() -> None:
     titles = [story.title for story in corpus("heise_2024-10-24_atom.xml")]
     assert "Tesla: Musks Visionen beflügeln Aktienkurs" in titles
     assert not any("\u200b" in title for title in titles)
 
 
+@needs_corpus
 def test_daily_mail_padded_titles_are_collapsed() -> None:
     titles = [story.title for story in corpus("dailymail_2020-05-31_rss2.xml")]
     assert (
@@ -213,11 +217,13 @@ def test_published_is_utc() -> None:
     assert story.published is not None and story.published.utcoffset() is not None
 
 
+@needs_corpus
 def test_corpus_dates_are_utc() -> None:
     for story in corpus("tagesschau_2024-12-21_rss2.xml"):
         assert story.published is not None and story.published.tzinfo is UTC
 
 
+@needs_corpus
 def test_missing_dates_stay_missing() -> None:
     stories = corpus("japantimes_2017-01-08_rss2.xml")
     assert stories and all(story.published is None for story in stories)
@@ -234,6 +240,7 @@ def test_categories_are_cleaned_and_deduplicated() -> None:
     assert story.categories == ("Politik", "Elon Musk")
 
 
+@needs_corpus
 def test_corpus_categories() -> None:
     [first, *_] = corpus("geo_2024-12-21_rss2.xml")
     assert first.categories == ("Geschichte", "Wikinger", "Paris")

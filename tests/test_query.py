@@ -19,7 +19,7 @@ from monitor.match.query import parse_query
 from monitor.models import Entity, Story, Watchlist
 from monitor.settings import load_settings
 
-from conftest import CORPUS
+from conftest import CORPUS, needs_corpus
 
 MUSK = Entity(
     name="Elon Musk",
@@ -356,6 +356,7 @@ def _config(tmp_path: Path) -> Path:
     return config
 
 
+@needs_corpus
 def test_monitor_match_json_on_a_corpus_feed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -374,6 +375,7 @@ def test_monitor_match_json_on_a_corpus_feed(
     )
 
 
+@needs_corpus
 def test_monitor_match_text_with_a_query_and_a_watchlist(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
