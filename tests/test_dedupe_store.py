@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+import monitor.store.stories
 from monitor.dedupe import identify
 from monitor.models import Hit, Match, Story
 from monitor.parse import parse_feed
 from monitor.poll import PollContext, ingest_stories
 from monitor.store import NewAlert, Store
 from monitor.store.ingest import Status, ToIngest
-from monitor.store.schema import alerts, stories, story_keys
+from monitor.store.schema import alerts, stories, story_bands, story_keys
 
 from conftest import CORPUS
 
@@ -323,3 +324,62 @@ def test_two_processes_ingesting_one_batch_at_once_store_each_story_once(
     finally:
         for each in stores:
             each.close()
+
+
+def band_rows(store: Store) -> set[tuple[int, int]]:
+    with store.engine.connect() as conn:
+        return {(int(b), int(s)) for b, s in conn.execute(select(story_bands))}
+
+
+def test_bands_follow_the_stored_text_and_go_with_prune(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A story's band rows are always the bands of its stored fingerprint: an edit replaces
+    them (a copy of the new text finds it), and prune deletes them by key (no index on
+    story_id, no cascade: see schema.story_bands)."""
+    base = MUSK_MEETS_SCHOLZ
+    [first] = store.stories.ingest_many(batch_items([base]), NOW)
+    assert band_rows(store) == {(b, first.cluster_id) for b in identify(base).fingerprint.bands}
+    retitled, copy = _edited_and_copied(base)
+    assert store.stories.status([identify(retitled)]) == [Status.CHANGED]
+    store.stories.ingest_many(batch_items([retitled]), NOW)
+    new_bands = identify(retitled).fingerprint.bands
+    assert band_rows(store) == {(b, first.cluster_id) for b in new_bands}
+    [joined] = store.stories.ingest_many(batch_items([copy]), NOW)
+    assert joined.joined and joined.cluster_id == first.cluster_id
+    monkeypatch.setattr(monitor.store.stories, "PRUNE_CHUNK", 1)  # one story per chunk
+    assert store.stories.prune(NOW + timedelta(days=31), timedelta(days=30)) == 2
+    assert band_rows(store) == set()
+    assert count(store, story_keys) > 0  # tombstones stay
+
+
+def test_an_edit_and_its_copy_in_one_batch_decide_as_one_by_one(tmp_path: Path) -> None:
+    base = MUSK_MEETS_SCHOLZ
+    retitled, copy = _edited_and_copied(base)
+    shapes = []
+    for one_by_one in (False, True):
+        opened = Store.open(f"sqlite:///{tmp_path}/{one_by_one}.db")
+        opened.stories.ingest_many(batch_items([base]), NOW)
+        batch = batch_items([retitled, copy])
+        if one_by_one:
+            results = [opened.stories.ingest_many([item], NOW)[0] for item in batch]
+        else:
+            results = opened.stories.ingest_many(batch, NOW)
+        shapes.append([(r.stored, r.joined, r.cluster_id) for r in results])
+        opened.close()
+    assert shapes[0] == shapes[1] == [(True, True, 1), (True, True, 1)]
+
+
+def _edited_and_copied(base: Story) -> tuple[Story, Story]:
+    """`base` re-served with a new title (an edit), and a copy of the edit in another feed."""
+    retitled = dataclasses.replace(
+        base, title="Starlink startet neue Satelliten von Cape Canaveral"
+    )
+    copy = dataclasses.replace(
+        retitled,
+        feed="other",
+        guid=None,
+        link="https://other.example/1",
+        title="Eilmeldung: " + retitled.title,
+    )
+    return retitled, copy

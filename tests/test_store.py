@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    inspect,
+    select,
+    text,
+)
 
 from monitor.dedupe import identify
 from monitor.errors import StoreError
 from monitor.models import Story, Validators
 from monitor.store import DEAD, PENDING, SENT, NewAlert, Store
 from monitor.store.ingest import Status
+from monitor.store.schema import UTCDateTime, metadata, stories, story_bands, story_keys
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -117,3 +133,81 @@ def test_unreachable_store_is_a_clear_error() -> None:
 def test_naive_datetimes_are_refused(store: Store) -> None:
     with pytest.raises(StoreError):
         store.feeds.record_ok("f", "u", None, datetime(2026, 1, 1))
+
+
+def v1_schema() -> MetaData:
+    """The schema before story_bands lost seen_at, its story_id index and foreign key, and
+    before both tables became WITHOUT ROWID on SQLite."""
+    old = MetaData()
+    for table in metadata.sorted_tables:
+        if table.name not in ("story_keys", "story_bands"):
+            table.to_metadata(old)
+    ids = stories.c.id.type
+    Table(
+        "story_keys",
+        old,
+        Column("key", String(64), primary_key=True),
+        Column("story_id", ids, ForeignKey("stories.id", ondelete="SET NULL"), index=True),
+    )
+    Table(
+        "story_bands",
+        old,
+        Column("band", BigInteger, primary_key=True),
+        Column("story_id", ids, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
+        Column("seen_at", UTCDateTime(), nullable=False),
+        Index("ix_story_bands_story", "story_id"),
+    )
+    return old
+
+
+def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) -> None:
+    first = story(1, title="Musk trifft Scholz in Berlin zu Gesprächen über Industrie")
+    ident = identify(first)
+    engine = create_engine(store_url)
+    old = v1_schema()
+    old.create_all(engine)
+    with engine.begin() as conn:
+        sid = conn.execute(
+            old.tables["stories"].insert(),
+            {
+                "feed": "f",
+                "title": first.title,
+                "link": first.link,
+                "guid": first.guid,
+                "seen_at": NOW,
+                "fingerprint": ident.fingerprint.encode(),
+            },
+        ).inserted_primary_key[0]
+        conn.execute(old.tables["stories"].update().values(cluster_id=sid))
+        conn.execute(
+            old.tables["story_keys"].insert(), [{"key": k, "story_id": sid} for k in ident.keys]
+        )
+        conn.execute(
+            old.tables["story_bands"].insert(),
+            [{"band": b, "story_id": sid, "seen_at": NOW} for b in ident.fingerprint.bands],
+        )
+    engine.dispose()
+    for _ in range(2):  # the second open finds nothing to do
+        opened = Store.open(store_url)
+        columns = {c["name"] for c in inspect(opened.engine).get_columns("story_bands")}
+        assert columns == {"band", "story_id"}
+        assert inspect(opened.engine).get_foreign_keys("story_bands") == []
+        if opened.engine.dialect.name == "sqlite":
+            with opened.engine.connect() as conn:
+                ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table'"))
+                assert sum("WITHOUT ROWID" in sql for sql in ddl.scalars()) == 2
+        opened.close()
+    opened = Store.open(store_url)
+    # Keys and bands came along: the story is seen, and a copy joins it through its bands.
+    assert opened.stories.status([ident]) == [Status.SEEN]
+    copy = dataclasses.replace(
+        first, guid="g2", link="https://other.example/2", title="Eilmeldung: " + first.title
+    )
+    result = opened.stories.ingest(copy, identify(copy), [], NOW)
+    assert result.joined and result.cluster_id == sid
+    assert opened.stories.prune(NOW + timedelta(days=31), timedelta(days=30)) == 2
+    with opened.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(story_bands)).scalar_one() == 0
+        keys = conn.execute(select(story_keys.c.story_id)).scalars().all()
+    assert len(keys) >= len(ident.keys) and set(keys) == {None}  # tombstones
+    opened.close()

@@ -1,7 +1,8 @@
 """The database handle: engine, transactions, and the few dialect differences we allow.
 
 SQLite (WAL mode) and PostgreSQL run the same code; the only dialect-specific SQL is
-INSERT ... ON CONFLICT, which both have, and the driver's placeholder in `insert_plain`.
+INSERT ... ON CONFLICT, which both have, the driver's placeholder in `insert_plain`, and the
+upgrade of a store made by an older schema (`monitor.store.upgrade`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.store.schema import metadata
+from monitor.store.upgrade import upgrade
 
 IN_CHUNK = 500
 """Values per `IN (...)` list: well under SQLite's and PostgreSQL's parameter limits."""
+
+PAGE_SIZE = 1024
+"""Bytes per page of a new SQLite store (see `_sqlite_engine`)."""
+WAL_CHECKPOINT_BYTES = 40 << 20
+"""WAL size (bytes) at which SQLite checkpoints on its own."""
 
 
 class Database:
@@ -42,6 +49,7 @@ class Database:
             else:
                 engine = create_engine(parsed, pool_pre_ping=True)
             metadata.create_all(engine)
+            upgrade(engine)
         except (SQLAlchemyError, OSError) as exc:
             safe = parsed.render_as_string(hide_password=True)
             raise StoreError(f"cannot open the store at {safe}: {_reason(exc)}") from None
@@ -73,7 +81,7 @@ def insert_plain(
     """INSERT many rows as the driver takes them, skipping SQLAlchemy's per-row processing.
 
     For the hot path of a poll (16 band rows per story): the values must be ints, strings or
-    None, or already in the driver's form (`driver_value`). Several times faster than
+    None, or already in the driver's form. Several times faster than
     `conn.execute(insert(table), dicts)` for thousands of rows.
     """
     if not rows:
@@ -83,6 +91,23 @@ def insert_plain(
     names = ", ".join(quote(column) for column in columns)
     marks = ", ".join([mark] * len(columns))
     conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", list(rows))
+
+
+def rows_in(
+    conn: Connection, query: str, values: Sequence[Any], *params: Any
+) -> Iterator[Sequence[Any]]:
+    """Plain driver rows of `query` for `values`, `IN_CHUNK` at a time: `{marks}` in the
+    query becomes the placeholders of a chunk, `{mark}` one placeholder (for `params`,
+    which follow the chunk and must be in the driver's form, see `driver_value`).
+
+    For the lookups of a poll (hundreds of keys and band hashes): building `column.in_(…)`
+    coerces every value into a bound parameter, which cost more than the query itself.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start : start + IN_CHUNK]
+        sql = query.format(marks=", ".join([mark] * len(chunk)), mark=mark)
+        yield from conn.exec_driver_sql(sql, (*chunk, *params))
 
 
 def driver_value(conn: Connection, column: Column[Any], value: Any) -> Any:
@@ -106,15 +131,22 @@ def _sqlite_engine(database: str | None) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
+        # A new story writes ~19 index entries (16 bands, 3 keys) at random places in indexes
+        # of millions: each dirties a page of its own, which the WAL and then the checkpoint
+        # write whole. 1 KiB pages write a quarter of the bytes of the default 4 KiB
+        # (bench/bench_dedupe.py: ~1.7x the stories/s at 1M stored). Only a new file takes
+        # it, and only before WAL mode is set; an existing store keeps its page size (README:
+        # Dedupe, how to convert one).
+        cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
         cursor.execute("PRAGMA busy_timeout=10000")  # wait for another process's write
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe with WAL
-        # A new story dirties ~18 pages (its 16 band-index entries land on random pages), so
-        # SQLite's default checkpoint every 1,000 WAL pages (two fsyncs) came every ~50
-        # stories; every 10,000 pages (a WAL of up to ~40 MB) is ~30 % faster for a busy
-        # poll and exactly as durable.
-        cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        # SQLite's default, a checkpoint (two fsyncs) every 1,000 WAL pages, came every ~50
+        # new stories; one per ~40 MB of WAL is far faster for a busy poll and exactly as
+        # durable. In pages, so in bytes whatever the file's page size.
+        page_size = cursor.execute("PRAGMA page_size").fetchone()[0]
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
         cursor.close()
 
     return engine

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from monitor.dedupe import Fingerprint, Identity, same_story
 from monitor.dedupe.fingerprint import jaccard
 from monitor.models import Story
-from monitor.store.db import IN_CHUNK, dialect_insert, driver_value, insert_id, insert_plain
+from monitor.store.db import dialect_insert, driver_value, insert_id, insert_plain, rows_in
 from monitor.store.schema import (
     PENDING,
     alerts,
@@ -139,32 +139,20 @@ class Batch:
     def _lookup(self, items: Sequence[ToIngest]) -> None:
         conn = self.conn
         wanted = sorted({key for item in items for key in item.ident.keys})
-        for start in range(0, len(wanted), IN_CHUNK):
-            query = select(story_keys.c.key, story_keys.c.story_id).where(
-                story_keys.c.key.in_(wanted[start : start + IN_CHUNK])
-            )
-            self.keys.update((row.key, row.story_id) for row in conn.execute(query))
+        self.keys.update(known_keys(conn, wanted))
         bands = sorted({band for item in items for band in item.ident.fingerprint.bands})
         decoded: dict[int, _Entry] = {}
-        for start in range(0, len(bands), IN_CHUNK):
-            query = (
-                select(
-                    story_bands.c.band, stories.c.id, stories.c.cluster_id, stories.c.fingerprint
-                )
-                .join(stories, stories.c.id == story_bands.c.story_id)
-                .where(
-                    story_bands.c.band.in_(bands[start : start + IN_CHUNK]),
-                    story_bands.c.seen_at >= self.cutoff,
-                )
-            )
-            for row in conn.execute(query):
-                band, story_id = int(row.band), int(row.id)
-                entry = decoded.get(story_id)
-                if entry is None:
-                    fp = Fingerprint.decode(row.fingerprint)
-                    entry = _Entry(fp, (0, story_id), story_id, row.cluster_id)
-                    decoded[story_id] = entry
-                self.bands.setdefault(band, []).append(entry)
+        cutoff = driver_value(conn, stories.c.seen_at, self.cutoff)
+        query = (
+            "SELECT b.band, s.id, s.cluster_id, s.fingerprint FROM story_bands b "
+            "JOIN stories s ON s.id = b.story_id WHERE b.band IN ({marks}) AND s.seen_at >= {mark}"
+        )
+        for band, story_id, cluster_id, text in rows_in(conn, query, bands, cutoff):
+            entry = decoded.get(story_id)
+            if entry is None:
+                entry = _Entry(Fingerprint.decode(text), (0, story_id), story_id, cluster_id)
+                decoded[story_id] = entry
+            self.bands.setdefault(band, []).append(entry)
         for entries in self.bands.values():
             entries.sort(key=_order)
         self.stored = decoded
@@ -223,13 +211,9 @@ class Batch:
         )
         keys = [(key, new.entry.story_id) for new in pending for key in new.item.ident.keys]
         insert_plain(conn, story_keys, ("key", "story_id"), keys)
-        seen_at = driver_value(conn, story_bands.c.seen_at, now)
-        bands = [
-            (band, new.entry.story_id, seen_at)
-            for new in pending
-            for band in dict.fromkeys(new.entry.fp.bands)
-        ]
-        insert_plain(conn, story_bands, ("band", "story_id", "seen_at"), bands)
+        _insert_bands(
+            conn, [(b, new.entry.story_id or 0) for new in pending for b in new.entry.fp.bands]
+        )
         for new in pending:
             story_id, cluster_id = new.entry.story_id, new.entry.cluster_id
             assert story_id is not None and cluster_id is not None
@@ -257,16 +241,18 @@ class Batch:
             return Ingested(stored=False)
         # Same guid or link, new text: a correction or an update.
         conn = self.conn
-        cluster_id = conn.execute(
-            select(stories.c.cluster_id).where(stories.c.id == story_id)
-        ).scalar_one()
+        row = conn.execute(
+            select(stories.c.cluster_id, stories.c.seen_at, stories.c.fingerprint).where(
+                stories.c.id == story_id
+            )
+        ).one()
+        cluster_id = row.cluster_id
         conn.execute(
             update(stories)
             .where(stories.c.id == story_id)
             .values(title=item.story.title, fingerprint=ident.fingerprint.encode())
         )
-        if story_id in self.stored:  # its bands stay; what they lead to is the new text
-            self.stored[story_id].fp = ident.fingerprint
+        self._rebanded(story_id, row.cluster_id, row.seen_at, row.fingerprint, ident.fingerprint)
         before = set(
             conn.execute(
                 select(story_matches.c.watchlist).where(story_matches.c.story_id == story_id)
@@ -274,6 +260,50 @@ class Batch:
         )
         count = _record_matches(conn, story_id, cluster_id, item.alerts, before, self.now)
         return Ingested(stored=True, alerts=count, cluster_id=cluster_id, joined=True)
+
+    def _rebanded(
+        self, story_id: int, cluster_id: int, seen_at: datetime, old: str | None, fp: Fingerprint
+    ) -> None:
+        """An edited story's bands become those of its new text, in the store and in the
+        batch's view of it, so that prune finds them (`schema.story_bands`) and later stories
+        find the text they will be compared with."""
+        before = Fingerprint.decode(old).bands if old else ()
+        delete_bands(self.conn, [(band, story_id) for band in dict.fromkeys(before)])
+        _insert_bands(self.conn, [(band, story_id) for band in fp.bands])
+        entry = self.stored.get(story_id)
+        if entry is None:
+            entry = _Entry(fp, (0, story_id), story_id, cluster_id)
+            self.stored[story_id] = entry
+        entry.fp = fp
+        for band in before:
+            if entry in self.bands.get(band, ()):
+                self.bands[band].remove(entry)
+        if seen_at >= self.cutoff:  # what a lookup of its bands would find now
+            for band in fp.bands:
+                found = self.bands.setdefault(band, [])
+                if entry not in found:
+                    found.append(entry)
+                    found.sort(key=_order)
+
+
+def _insert_bands(conn: Connection, rows: list[tuple[int, int]]) -> None:
+    """Band rows, in key order: neighbouring keys share B-tree pages."""
+    insert_plain(conn, story_bands, ("band", "story_id"), sorted(set(rows)))
+
+
+def delete_bands(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
+    """Delete band rows by primary key (there is no index on story_id: see schema.py)."""
+    if rows:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"DELETE FROM story_bands WHERE band = {mark} AND story_id = {mark}", list(rows)
+        )
+
+
+def known_keys(conn: Connection, keys: Sequence[str]) -> list[tuple[str, int | None]]:
+    """(key, story id or None for a tombstone) of each of `keys` that is stored."""
+    query = 'SELECT "key", story_id FROM story_keys WHERE "key" IN ({marks})'
+    return [(key, story_id) for key, story_id in rows_in(conn, query, keys)]
 
 
 def _order(entry: _Entry) -> tuple[int, int]:

@@ -86,23 +86,29 @@ stories = Table(
 )
 
 # Exact identity keys. A pruned story leaves its keys behind with story_id NULL: a tombstone,
-# so that an old item re-served by a feed is still "seen", never new.
+# so that an old item re-served by a feed is still "seen", never new. WITHOUT ROWID on SQLite
+# (ignored elsewhere): the key's B-tree is the table, not a rowid table plus an index on key.
 story_keys = Table(
     "story_keys",
     metadata,
     Column("key", String(64), primary_key=True),
     Column("story_id", _Id, ForeignKey("stories.id", ondelete="SET NULL"), index=True),
+    sqlite_with_rowid=False,
 )
 
 # LSH band hashes of each story's fingerprint: candidates for near-duplicates are the stories
 # sharing a band, found by this index, so lookups stay sub-linear in the stories kept.
+# Sixteen rows per story land at random places of an index of millions, so a row is kept as
+# small as it can be and touches one B-tree only (bench/bench_dedupe.py): no seen_at (the
+# window is checked on the joined story), no index on story_id and no foreign key (whose
+# ON DELETE would need one). The rows of a story are always `Fingerprint.bands` of its stored
+# fingerprint (an edit replaces them), so `Stories.prune` deletes them by primary key.
 story_bands = Table(
     "story_bands",
     metadata,
     Column("band", BigInteger, primary_key=True),
-    Column("story_id", _Id, ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True),
-    Column("seen_at", UTCDateTime(), nullable=False),
-    Index("ix_story_bands_story", "story_id"),
+    Column("story_id", _Id, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 # Which watchlists matched each story (alerted or not): a re-served, edited story alerts only

@@ -19,17 +19,27 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from monitor.dedupe import Identity
+from monitor.dedupe import Fingerprint, Identity
 from monitor.models import Story
 from monitor.store.db import IN_CHUNK, Database
-from monitor.store.ingest import Batch, Ingested, NewAlert, Status, ToIngest, status_of
+from monitor.store.ingest import (
+    Batch,
+    Ingested,
+    NewAlert,
+    Status,
+    ToIngest,
+    delete_bands,
+    known_keys,
+    status_of,
+)
 from monitor.store.schema import (
     alerts,
     stories,
-    story_keys,
 )
 
 DEFAULT_WINDOW = timedelta(hours=72)
+PRUNE_CHUNK = 1000
+"""Stories whose bands `prune` computes and deletes at once."""
 
 
 class Stories:
@@ -104,9 +114,31 @@ class Stories:
 
         Their bands, matches, alerts and deliveries go with them; their identity keys stay as
         tombstones (story_id NULL), so a feed that re-serves an old item does not make it new.
+        Bands are deleted by primary key, computed from each story's stored fingerprint (they
+        have no index on story_id: see `schema.story_bands`).
         """
         cutoff = now - horizon
         with self._db.transaction() as conn:
+            after = 0
+            while True:  # a chunk at a time: a first prune after months may meet millions
+                chunk = conn.execute(
+                    select(stories.c.id, stories.c.fingerprint)
+                    .where(stories.c.seen_at < cutoff, stories.c.id > after)
+                    .order_by(stories.c.id)
+                    .limit(PRUNE_CHUNK)
+                ).all()
+                if not chunk:
+                    break
+                after = chunk[-1].id
+                delete_bands(
+                    conn,
+                    [
+                        (band, row.id)
+                        for row in chunk
+                        if row.fingerprint
+                        for band in dict.fromkeys(Fingerprint.decode(row.fingerprint).bands)
+                    ],
+                )
             result = conn.execute(delete(stories).where(stories.c.seen_at < cutoff))
             return int(result.rowcount or 0)
 
@@ -115,19 +147,10 @@ class Stories:
             return int(conn.execute(select(func.count()).select_from(alerts)).scalar() or 0)
 
     def _known(self, wanted: set[str]) -> set[str]:
-        known: set[str] = set()
         if not wanted:
-            return known
-        batch = sorted(wanted)
+            return set()
         with self._db.transaction() as conn:
-            for start in range(0, len(batch), IN_CHUNK):
-                chunk = batch[start : start + IN_CHUNK]
-                known.update(
-                    conn.execute(select(story_keys.c.key).where(story_keys.c.key.in_(chunk)))
-                    .scalars()
-                    .all()
-                )
-        return known
+            return {key for key, _ in known_keys(conn, sorted(wanted))}
 
 
 def outlets_by_cluster(conn: Connection, cluster_ids: Iterable[int]) -> dict[int, list[str]]:
