@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import httpx
 
 from monitor.fetch import make_client
 from monitor.match import Engine, compile_engine, query
-from monitor.models import Feed
+from monitor.models import Entity, Feed, Watchlist
 from monitor.notify.health import HealthPolicy
 from monitor.notify.hold import digest, quiet_hours
 from monitor.notify.outbox import Channel, DeliveryReport, deliver_due, target_key
@@ -29,15 +30,38 @@ log = logging.getLogger(__name__)
 
 
 def build_engine(settings: Settings, store: Store) -> Engine:
-    """The engine for the configured watchlists. Parsing queries is most of a cold compile
-    (luqum is pure Python: ~30 s for 100,000 queries), so the parses are kept in the store:
-    a restart parses only the queries it has not seen before, and saves them."""
-    texts = list(dict.fromkeys(w.query for w in settings.watchlists if w.query))
-    saved = store.queries.load(texts, query.FORMAT)
-    if unreadable := query.prime(saved):
+    """The engine for the configured watchlists (see `engine_with_store`)."""
+    return engine_with_store(settings.watchlist_models(), settings.entity_models(), store)
+
+
+def engine_with_store(
+    watchlists: Sequence[Watchlist], entities: Sequence[Entity], store: Store
+) -> Engine:
+    """Compile `watchlists`. Parsing queries is most of a cold compile (luqum is pure
+    Python: ~30 s for 100,000 queries), so the parses are kept in the store: a restart
+    parses only the queries it has not seen before, and saves them.
+
+    Loading the saved parses makes millions of small objects (JSON data, then trees), and
+    the cyclic garbage collector, triggered by their number, would rescan all of them over
+    and over: it cost 70 % of loading at 100,000 queries. None of them is in a cycle, so
+    the collector is paused while they are made (`compile_engine` pauses it while it
+    compiles, and collects once)."""
+    texts = list(dict.fromkeys(w.query for w in watchlists if w.query))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        saved = store.queries.load(texts, query.FORMAT)
+        unreadable = query.prime(saved)
+        found = saved.keys()
+        fresh_texts = [text for text in texts if text not in found]
+        del saved, found  # not to be scanned (or frozen) with the engine
+    finally:
+        if enabled:
+            gc.enable()
+    if unreadable:
         log.warning("%d saved query parses could not be read: parsing them again", unreadable)
-    engine = compile_engine(settings.watchlist_models(), settings.entity_models())
-    fresh = query.parsed(text for text in texts if text not in saved)
+    engine = compile_engine(watchlists, entities)
+    fresh = query.parsed(fresh_texts)
     if fresh:
         store.queries.save(fresh, query.FORMAT)
     return engine

@@ -102,6 +102,9 @@ _STREAM_TEXT = st.one_of(
             [
                 *"aAßsS'’`´ʼ-_ .,\u00ad\u200b\u0308üÜ–—„“«»…·€\u00a0\u2009\t\nİıΣσς",
                 "कि",
+                "\u1100",  # Hangul jamo: L and V compose, also across a removed zero-width
+                "\u1161",
+                "ǰ",  # casefolds to j + a combining caron
                 "²",
                 "™",
                 "ﬁ",
@@ -147,6 +150,21 @@ def test_aligned_form_gives_every_words_offsets(text: str) -> None:
             found += 1
         before += len(word)
         assert (found, offset(aligned, before)) == (start, end), (text, word)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ÄRGER ÜBER ÖL-PREISE: Straße, Maß und „Grüße“ … ’s",  # a few cased: one by one
+        "ВЛАДИМИР ПУТИН ВСТРЕТИЛСЯ С ИЛОНОМ МАСКОМ В КРЕМЛЕ",  # many: the whole text
+        "ΟΔΥΣΣΕΑΣ ΕΛΥΤΗΣ, Σ ΚΑΙ ς",
+    ],
+)
+def test_stream_folds_cased_letters_like_words(text: str) -> None:
+    padded, aligned = streams(text)
+    assert padded.split() == words(text)
+    if aligned is not None:
+        assert aligned.split() == words(text)
 
 
 def test_aligned_form_exists_for_plain_german_text_only_where_folding_keeps_places() -> None:

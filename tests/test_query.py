@@ -124,6 +124,17 @@ def test_entity_alias_needs_context_when_required() -> None:
     assert _matches('#"Elon Musk"', _story(text="Elon Musk ist da"), entities=[MUSK])
 
 
+def test_entity_alias_with_rules_counts_inside_and_and_or() -> None:
+    # Only the alias and a `require` word: the leaf holds through its alias, which the
+    # evaluation must not skip as absent in either kind of branch.
+    story = _story(text="Musk kauft Twitter und redet über Raketen")
+    assert _matches('#"Elon Musk" AND Raketen', story, entities=[MUSK])
+    assert _matches('(#"Elon Musk" OR title:Zoo) AND Raketen', story, entities=[MUSK])
+    assert not _matches(
+        '#"Elon Musk" AND Raketen', _story(text="Musk und Raketen"), entities=[MUSK]
+    )
+
+
 def test_entity_exclude_vetoes_an_alias_where_it_occurs() -> None:
     assert not _matches('#"Elon Musk"', _story(text="Der Musk ox und Twitter"), entities=[MUSK])
     assert not _matches(

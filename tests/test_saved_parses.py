@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
+from monitor.match import compiler
 from monitor.match import query as query_module
-from monitor.match.query import FORMAT, decode, encode, parse_query
+from monitor.match.query import FORMAT, And, Or, Term, decode, encode, parse_query
 from monitor.models import Story
 from monitor.runtime import Runtime
 from monitor.settings import load_settings
@@ -78,6 +80,7 @@ def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
         conn.execute(update(parsed_queries).values(tree=_PUTIN))
     first.close()
     query_module._cache.clear()  # a new process: nothing parsed in memory
+    compiler.forget()
     second = Runtime.build(settings)
     assert _matches(second, "Putin spricht") and not _matches(second, "Musk und SpaceX")
     # An unreadable row is parsed again (and saved again, readable).
@@ -85,6 +88,52 @@ def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
         conn.execute(update(parsed_queries).values(tree='["?"]'))
     second.close()
     query_module._cache.clear()
+    compiler.forget()
     third = Runtime.build(settings)
     assert _matches(third, "Musk und SpaceX")
     third.close()
+    assert gc.isenabled()  # paused only while the parses were loaded
+
+
+def test_the_stored_form_is_lean() -> None:
+    """A restart loads every tree: a plain word or phrase is its text, an AND or OR its
+    sign and children in one list."""
+    parsed = parse_query("Musk AND (Elon-Musk OR title:Tesla)", "w")
+    assert encode(parsed) == [
+        "&",
+        "Musk",
+        ["|", "Elon-Musk", ["t", "title:Tesla", "Tesla", "phrase", "title", 0]],
+    ]
+
+
+def test_decoding_shares_terms_between_queries() -> None:
+    terms: dict[str, Term] = {}
+    first = decode(["|", "Musk", "Tesla"], terms)
+    second = decode(["&", "Musk", "SpaceX"], terms)
+    assert isinstance(first, Or) and isinstance(second, And)
+    assert first.children[0] is second.children[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ["?"],
+        ["&"],
+        ["?", "Musk", "Tesla"],
+        ["t", "Musk", "Musk", "word", None, 0],
+        ["t", "Musk", 7, "phrase", None, 0],
+        ["t", "Musk", "Musk", "phrase", None, "0"],
+        ["m", "colour", "red"],
+        ["!", "Musk"],  # NOT alone: parsing rejects it, so no stored tree may hold it
+        ["&", ["m", "lang", "de"], ["!", "Musk"]],
+        {"t": "Musk"},
+        7,
+    ],
+)
+def test_a_tree_encode_could_not_have_made_is_parsed_again(data: object) -> None:
+    text = "Musk AND Tesla"
+    query_module._cache.clear()
+    assert query_module.prime({text: data}) == 1
+    assert parse_query(text, "w") == And(
+        (Term("Musk", "Musk", "phrase"), Term("Tesla", "Tesla", "phrase"))
+    )

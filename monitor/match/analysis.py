@@ -129,47 +129,89 @@ def streams(text: str) -> tuple[str, str | None]:
     """The stream of `text` — `words(text)` as one string, each word with a space before and
     after it (`" elon musk's tesla "`): what the engine's automaton scans, so a key
     `" musk "` is a whole word and `" elon musk "` a phrase — and its *aligned* form when
-    there is one: the folded text
-    with every character that is not part of a word made a space, of the same length as
-    `text` and character for character in place (so a word's offsets in it are its offsets
-    in `text`), or None when folding moved characters (`ß` → `ss`, a soft hyphen dropped).
+    there is one: the folded text with every character that is not part of a word made a
+    space, of the same length as `text` and character for character in place (so a word's
+    offsets in it are its offsets in `text`), or None when folding moved characters (`ß` →
+    `ss`, a soft hyphen dropped).
 
-    The same words as `words`, made without a regex over the text — the hot path of matching:
-    the whole field is folded at once, ASCII separators become spaces in one
-    `bytes.translate`, the common others (`–`, `…`) by `str.replace`, and any left over by a
-    regex (only when something that is not a letter, digit or apostrophe remains);
-    apostrophes that do not join two letters are blanked. Folding a whole field can join or
-    split words differently from folding word by word only where NFKC changes the text (`™`
-    becomes `tm`, `²` becomes `2`), so such a text takes the `words` path — no-break spaces
-    and the ellipsis excepted (`_SPACES`): they become plain spaces first.
+    The same words as `words`, made without a regex over the text — the hot path of
+    matching. ASCII is folded and its separators made spaces by one `bytes.translate`;
+    everything about the other characters (are they NFKC, what do they casefold to, are
+    they separators) is decided on them alone, ASCII deleted (`_fold_sparse`): a German
+    article has a few dozen of them in 2,000 characters, and `casefold` and the NFKC
+    checks over the whole text were a quarter of the cost of matching it. A text that
+    NFKC would change (`™` becomes `tm`, `²` becomes `2`) takes the `words` path: folding a
+    whole field could join or split words differently from folding word by word. No-break
+    spaces and the ellipsis (`_SPACES`) become plain spaces first, so they do not.
     """
-    for space in _SPACES:
-        if space in text:
-            text = text.replace(space, " ")
-    if not unicodedata.is_normalized("NFKC", text):
-        return " " + " ".join(words(text)) + " ", None
-    spaced = fold(text).encode().translate(_ASCII_SEPARATORS).decode()
-    if not spaced.isascii():
-        for separator in _COMMON_SEPARATORS:
-            if separator in spaced:
-                spaced = spaced.replace(separator, " ")
-        if not spaced.replace(" ", "").replace("'", "").isalnum():
-            spaced = _OTHER_SEPARATORS.sub(_blank, spaced)
+    if text.isascii():
+        spaced, ignorable = text.encode().translate(_FOLD_ASCII).decode(), False
+    else:
+        sparse = _fold_sparse(text)
+        if sparse is None:
+            return " " + " ".join(words(text)) + " ", None
+        spaced, ignorable = sparse
     if "'" in spaced:
         spaced = " " + spaced + " "
         while "''" in spaced:
             spaced = spaced.replace("''", "  ")
         spaced = spaced.replace(" '", "  ").replace("' ", "  ")[1:-1]
-    padded = " " + " ".join(spaced.split()) + " "
-    return padded, spaced if len(spaced) == len(text) and not _has_ignorable(text) else None
+    padded = f" {spaced} "
+    while "  " in padded:  # a run of n spaces takes log2(n) passes; split/join is 5x slower
+        padded = padded.replace("  ", " ")
+    return padded, spaced if len(spaced) == len(text) and not ignorable else None
+
+
+def _fold_sparse(text: str) -> tuple[str, bool] | None:
+    """`fold(text)` with its separators made spaces (see `streams`), and whether `text` has
+    invisible characters; None when NFKC would change it.
+
+    The non-ASCII characters (`others`: the UTF-8 with ASCII deleted) are checked and
+    mapped one distinct character at a time. That equals folding the whole text because
+    NFKC leaves ASCII alone and joins an ASCII letter only with a combining mark (texts
+    with one are left to `words`), `casefold` maps each character on its own, and two
+    non-ASCII characters that meet in the text meet in `others` too (so a composition
+    there cannot go unseen: `others` is checked again after mapping).
+    """
+    data = text.encode()
+    others = data.translate(None, _ASCII).decode()
+    chars = set(others)
+    if not chars.isdisjoint(_SPACES):  # one character each way: places stay
+        for space in chars.intersection(_SPACES):
+            text = text.replace(space, " ")
+            others = others.replace(space, "")
+        data = b""
+    if not unicodedata.is_normalized("NFKC", others):  # NFKC would change the text
+        return None
+    replaced = chars.intersection(_REPLACE)
+    for char in replaced:
+        text = text.replace(char, _REPLACE[char])
+        others = others.replace(char, _REPLACE[char])
+    cased = [char for char in chars - replaced if char.casefold() != char]
+    if len(cased) > _SPARSE_CASES:  # a Cyrillic or Greek text: one pass is cheaper
+        text, others = text.casefold(), others.casefold()
+    else:
+        for char in cased:
+            text = text.replace(char, char.casefold())
+            others = others.replace(char, char.casefold())
+    if replaced or cased:
+        data = b""
+    if any(map(unicodedata.combining, others)) or not unicodedata.is_normalized("NFKC", others):
+        return None  # a combining mark, or characters that folding made compose
+    spaced = (data or text.encode()).translate(_FOLD_ASCII).decode()
+    others = others.encode().translate(None, _ASCII).decode()  # `ß` is now `ss`
+    if not others.isalnum():
+        for separator in _COMMON_SEPARATORS:
+            if separator in others:
+                spaced = spaced.replace(separator, " ")
+                others = others.replace(separator, "")
+        if others and not others.isalnum():
+            spaced = _OTHER_SEPARATORS.sub(_blank, spaced)
+    return spaced, not chars.isdisjoint(IGNORABLE)
 
 
 def _blank(match: re.Match[str]) -> str:
     return " " * len(match.group())
-
-
-def _has_ignorable(text: str) -> bool:
-    return not text.isascii() and any(char in text for char in IGNORABLE)
 
 
 def offset(aligned: str, chars: int) -> int:
@@ -191,11 +233,21 @@ def loose_stream(padded: str) -> str:
     return " " + " ".join(map(loose, padded.split())) + " "
 
 
-_ASCII_SEPARATORS = bytes(
-    byte if byte >= 0x80 or chr(byte).isalnum() or chr(byte) == "'" else 0x20 for byte in range(256)
-)
-"""A `bytes.translate` table: ASCII that is not a letter, digit or apostrophe (`_` included,
-as `_unscore` does) becomes a space; UTF-8 bytes of other characters pass unchanged."""
+_FOLD_ASCII = bytes(
+    byte + 32 if 0x41 <= byte <= 0x5A  # A-Z: lowercase, as casefold does
+    else 0x27 if byte == 0x60  # ` is an apostrophe (see `fold`)
+    else byte if byte >= 0x80 or chr(byte).isalnum() or byte == 0x27
+    else 0x20
+    for byte in range(256)
+)  # fmt: skip
+"""A `bytes.translate` table that folds ASCII as `fold` does and makes what is not a letter,
+digit or apostrophe (`_` included, as `_unscore` does) a space; UTF-8 bytes of other
+characters pass unchanged."""
+_REPLACE = dict(_REPLACEMENTS)
+_SPARSE_CASES = 8
+"""Distinct characters to casefold one `str.replace` each (`Ä`, `Ö`, `Ü`, `ß`…); with more,
+the whole text is casefolded at once."""
+_ASCII = bytes(range(0x80))
 _OTHER_SEPARATORS = re.compile(rf"[^\x00-\x7f\w{_MARKS}]+")
 _COMMON_SEPARATORS = "–—•·‚‹›°§×€"
 """Non-ASCII punctuation frequent in news text (after `fold`, which already made the curly

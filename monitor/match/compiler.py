@@ -4,37 +4,36 @@ Compiling 100,000 queries makes about a million terms, so work is shared whereve
 thing recurs: a term's analysis is cached by its text, an identical term (same text, field,
 diacritic mode) compiles to one `Leaf` object shared by every query that has it, and each
 distinct atom gets its automaton keys once.
+
+A daemon recompiles on every reload, nearly always with most watchlists unchanged, so that
+work is also kept between compiles in the process (`_Memo`): atoms keep their ids, leaves
+are reused, and a watchlist whose query, terms and diacritic mode are unchanged reuses its
+compiled tree without being walked again (all only while the entities are unchanged, since
+entity terms compile from them). Compiled objects are never changed once built, so an old
+engine still matching in another thread may share them. What every compile still does is
+count atom use and price the anchors over all watchlists (`anchors.choose`); the automata
+are rebuilt only when the atoms they find changed (`compile_watchlists`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import product
-from typing import Any, NamedTuple
+from itertools import chain, count, product
+from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.match.analysis import endings, fold, loose, phrase, words
+from monitor.match.anchors import META_COST, Plan, Precheck, choose, plan
 from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
-__all__ = ["Compiled", "Precheck", "compile_watchlists"]
+__all__ = ["Compiled", "Keys", "Precheck", "compile_watchlists", "forget"]
 
 _FIELD_OF = {"title": "title", "text": "text", "tag": "category"}
-_META_COST = 1 << 40
-"""Metadata atoms (`lang:de`) hold for whole feeds: never the anchor while a word exists."""
-
-
-class Precheck(NamedTuple):
-    """Atom sets a candidate query is tested against before it is evaluated: each `must`
-    set has to meet the story's atoms (one per AND-ed branch but the anchor's: the atoms
-    that branch cannot hold without), the `veto` must not (its `NOT` of plain terms)."""
-
-    must: frozenset[int] | None
-    """The rarest branch's atoms: the likeliest test to fail."""
-    more: tuple[frozenset[int], ...]
-    veto: frozenset[int] | None
 
 
 @dataclass(slots=True)
@@ -48,65 +47,173 @@ class Compiled:
     """Per query, what is tested in C before `evaluate` is called (most candidates fail)."""
     anchors: dict[int, list[int]] = field(default_factory=dict)
     """Atom id → the watchlists to evaluate when it is found."""
-    keys: dict[str, list[int]] = field(default_factory=dict)
-    """Automaton key → its atoms. A phrase is a key per spelling its story words may have,
-    spaces around (`" elon musk "`, `" elon musks "`, `" elon musk's "`…; see `_spellings`),
-    a prefix a space and the prefix (`" tesla"`): keys of `analysis.stream`'s form."""
-    loose_keys: dict[str, list[int]] = field(default_factory=dict)
-    """The same for `fold_diacritics` watchlists, over `analysis.loose_stream`."""
+    key_atoms: frozenset[int] = frozenset()
+    """The atoms the automata find: phrases and prefixes (`_automaton_keys` gives their
+    keys). Atom ids are stable in a process, so the same set means the same automata."""
     tags: dict[str, list[int]] = field(default_factory=dict)
     sources: dict[str, list[int]] = field(default_factory=dict)
     langs: dict[str, list[int]] = field(default_factory=dict)
     automaton: Any = None
-    """The `keys` built into an `ahocorasick.Automaton` (untyped) by the engine, or None
-    when there are none; `loose_automaton` likewise."""
+    """`_automaton_keys` built into an `ahocorasick.Automaton` (untyped) by the engine, or
+    None when there are none; `loose_automaton` likewise."""
     loose_automaton: Any = None
     has_loose: bool = False
 
 
-def compile_watchlists(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) -> Compiled:
-    builder = _Builder(entities)
-    for watchlist in watchlists:
-        builder.add(watchlist)
-    builder.choose_anchors()
-    return builder.out
+class _Memo:
+    """What compiling keeps between compiles in a process (see the module docstring).
+
+    Only what the last compile used is kept, so a daemon whose watchlists churn does not
+    grow. Atom ids come from one counter for the whole process and are never reused: an
+    id always means the same atom, whatever was forgotten or reset in between."""
+
+    def __init__(self, entities: tuple[Entity, ...]) -> None:
+        self.entities = entities
+        self.atoms: dict[tuple[Any, ...], int] = {}
+        self.keys_of: dict[int, tuple[Any, ...]] = {}
+        """Atom id → its key in `atoms` (what it finds)."""
+        self.leaves: dict[Term | Meta, Leaf] = {}
+        self.folded_leaves: dict[Term | Meta, Leaf] = {}
+        self.queries: dict[tuple[Any, ...], tuple[Any, tuple[Leaf, ...], Plan]] = {}
+        """(terms, query, fold_diacritics) → the compiled tree, its leaves (one per use) and
+        its `anchors.Plan`."""
+        self.automata: tuple[Any, ...] = ()
+        """The last automata built: (the atoms they find, the function that built them,
+        the automaton, the loose automaton)."""
+
+
+_memo = _Memo(())
+_lock = threading.Lock()
+"""One compile at a time uses `_memo` (a reload compiles in a thread)."""
+_ids = count()
+
+
+def compile_watchlists(
+    watchlists: Sequence[Watchlist],
+    entities: Sequence[Entity],
+    automaton: Callable[[Keys], Any],
+) -> Compiled:
+    """Compile; `automaton` builds an automaton from its keys (`_automaton_keys`), or None
+    when there are none. The last compile's automata are reused when the atoms they find
+    are all the same (an automaton is only read once built, so engines can share it)."""
+    global _memo
+    with _lock:
+        known = tuple(entities)
+        if known != _memo.entities:
+            _memo = _Memo(known)
+        builder = _Builder(_memo)
+        for watchlist in watchlists:
+            builder.add(watchlist)
+        builder.finish()
+        out = builder.out
+        if _memo.automata[:2] != (out.key_atoms, automaton):
+            keys, loose_keys = _automaton_keys(out.key_atoms)
+            _memo.automata = (out.key_atoms, automaton, automaton(keys), automaton(loose_keys))
+        out.automaton, out.loose_automaton = _memo.automata[2:]
+        return out
+
+
+def forget() -> None:
+    """Drop what compiling keeps between compiles: the next compile starts from nothing,
+    as in a new process (benchmarks and tests use it to time or test a cold compile)."""
+    global _memo
+    with _lock:
+        _memo = _Memo(())
+
+
+Keys = dict[str, tuple[int, int, tuple[int, ...]]]
+"""Automaton key → (its length, its words after the first, its atoms): the automaton's
+value for it, as the engine reads hits (`engine._collect`)."""
+
+
+def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
+    """The automaton keys of these phrase and prefix atoms, and those of the loose automaton
+    (`fold_diacritics` watchlists, over `analysis.loose_stream`). A phrase is a key per
+    spelling its story words may have, spaces around (`" elon musk "`, `" elon musks "`,
+    `" elon musk's "`…; see `_spellings`), a prefix a space and the prefix (`" tesla"`):
+    keys of `analysis.stream`'s form. For the last compile's atoms only. The values are
+    made here, whole, so that the engine adds ~2 million keys in one loop in C."""
+    keys: Keys = {}
+    loose_keys: Keys = {}
+    keys_of = _memo.keys_of
+    for atom in sorted(atoms):
+        kind, folded, value = keys_of[atom]
+        table = loose_keys if folded else keys
+        if kind == "prefix":  # one word, no space after it
+            spellings, more = [" " + value], 0
+        elif len(value) == 1:  # most phrases: `_spellings`, quicker
+            spellings, more = [f" {word} " for word in endings(value[0])], 0
+        else:
+            spellings = _spellings(value)
+            more = spellings[0].count(" ") - 2
+        single = (atom,)
+        for spelling in spellings:
+            found = table.get(spelling)
+            if found is None:
+                table[spelling] = (len(spelling), more, single)
+            else:
+                table[spelling] = (found[0], more, (*found[2], atom))
+    return keys, loose_keys
 
 
 class _Builder:
-    def __init__(self, entities: Sequence[Entity]) -> None:
+    def __init__(self, memo: _Memo) -> None:
         self.out = Compiled()
-        self.atoms: dict[tuple[Any, ...], int] = {}
-        self.usage: list[int] = []
-        self.known = {phrase(entity.name): entity for entity in entities}
-        self.leaves: dict[Term | Meta, Leaf] = {}
-        self.folded_leaves: dict[Term | Meta, Leaf] = {}
+        self.memo = memo
+        self.known = {phrase(entity.name): entity for entity in memo.entities}
         self.watchlist = ""
+        self.used: list[Leaf] = []
+        """The leaves of the query being compiled, one per use."""
+        self.uses: list[tuple[Leaf, ...]] = []
+        """Per query, its leaves (`used`)."""
+        self.queries: dict[tuple[Any, ...], tuple[Any, tuple[Leaf, ...], Plan]] = {}
+        self.plans: list[Plan] = []
 
     def add(self, watchlist: Watchlist) -> None:
-        self.watchlist = watchlist.name
-        parts = [terms_query(watchlist.terms)] if watchlist.terms else []
-        if watchlist.query:
-            parts.append(parse_query(watchlist.query, watchlist.name))
-        if not parts:
-            raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
-        tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
-        self.out.queries.append(self.node(tree, watchlist.fold_diacritics))
+        key = (watchlist.terms, watchlist.query, watchlist.fold_diacritics)
+        done = self.queries.get(key) or self.memo.queries.get(key)
+        if done is None:
+            self.watchlist = watchlist.name
+            parts = [terms_query(watchlist.terms)] if watchlist.terms else []
+            if watchlist.query:
+                parts.append(parse_query(watchlist.query, watchlist.name))
+            if not parts:
+                raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
+            tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
+            self.used = []
+            compiled = self.node(tree, watchlist.fold_diacritics)
+            done = (compiled, tuple(self.used), plan(compiled))
+        self.queries[key] = done
+        self.out.queries.append(done[0])
+        self.uses.append(done[1])
+        self.plans.append(done[2])
 
     def node(self, node: Node, folded: bool) -> Any:
-        if isinstance(node, Term | Meta):
-            leaves = self.folded_leaves if folded else self.leaves
-            leaf = leaves.get(node)
+        """`node` compiled. Leaves are looked up (or made) in the loop, not by a call: a
+        cold compile of 100,000 queries meets 1.2 million of them."""
+        kind = type(node)
+        leaves = self.memo.folded_leaves if folded else self.memo.leaves
+        if kind is Term or kind is Meta:
+            leaf = leaves.get(node)  # type: ignore[arg-type]  # a Term or Meta, see above
             if leaf is None:
-                leaf = leaves[node] = self.leaf(node, folded)
-            leaf.refs += 1
+                leaf = leaves[node] = self.leaf(node, folded)  # type: ignore[arg-type,index]
+            self.used.append(leaf)
             return leaf
-        if isinstance(node, Not):
-            return ("not", self.node(node.child, folded))
-        op = "and" if isinstance(node, And) else "or"
+        if kind is Not:
+            return ("not", self.node(node.child, folded))  # type: ignore[union-attr]
+        op = "and" if kind is And else "or"
+        used = self.used
         children: list[Any] = []
-        for child in node.children:  # `a AND (b AND c)` is `a AND b AND c`: one flat test
+        for child in node.children:  # type: ignore[union-attr]  # an And or Or
+            if type(child) is Term or type(child) is Meta:
+                leaf = leaves.get(child)
+                if leaf is None:
+                    leaf = leaves[child] = self.leaf(child, folded)
+                used.append(leaf)
+                children.append(leaf)
+                continue
             compiled = self.node(child, folded)
-            if isinstance(compiled, tuple) and compiled[0] == op:
+            if type(compiled) is tuple and compiled[0] == op:  # `a AND (b AND c)`: one test
                 for grandchild in compiled[1]:
                     if type(grandchild) is Plain:
                         children += grandchild.leaves
@@ -152,20 +259,19 @@ class _Builder:
         alias_atoms = [
             self.atom(("seq", folded, self.sequence(term.text, a, folded))) for a in aliases
         ]
-        leaf = Leaf(term.text, "entity", tuple(dict.fromkeys(full)))
         if entity and (entity.require or entity.exclude):
-            leaf.aliases = tuple(dict.fromkeys(alias_atoms))
-            leaf.require = tuple(
-                self.atom(("seq", folded, self.sequence(term.text, w, folded)))
-                for w in entity.require
+            return Leaf(
+                term.text,
+                "entity",
+                tuple(dict.fromkeys(full)),
+                aliases=tuple(dict.fromkeys(alias_atoms)),
+                require=tuple(self.phrase_atom(term.text, w, folded) for w in entity.require),
+                exclude=tuple(self.phrase_atom(term.text, w, folded) for w in entity.exclude),
             )
-            leaf.exclude = tuple(
-                self.atom(("seq", folded, self.sequence(term.text, w, folded)))
-                for w in entity.exclude
-            )
-        else:
-            leaf.atoms = tuple(dict.fromkeys(full + alias_atoms))
-        return leaf
+        return Leaf(term.text, "entity", tuple(dict.fromkeys(full + alias_atoms)))
+
+    def phrase_atom(self, written: str, text: str, folded: bool) -> int:
+        return self.atom(("seq", folded, self.sequence(written, text, folded)))
 
     def sequence(self, written: str, text: str, folded: bool) -> tuple[str, ...]:
         sequence = phrase(text)
@@ -176,97 +282,50 @@ class _Builder:
         return tuple(map(loose, sequence)) if folded else sequence
 
     def atom(self, key: tuple[Any, ...]) -> int:
-        atom = self.atoms.get(key)
-        if atom is not None:
-            return atom
-        atom = self.atoms[key] = len(self.usage)
-        self.usage.append(0)
-        out = self.out
-        kind = key[0]
-        if kind == "seq":
-            _, folded, sequence = key
-            keys = out.loose_keys if folded else out.keys
-            for spelling in _spellings(sequence):
-                keys.setdefault(spelling, []).append(atom)
-            out.has_loose = out.has_loose or folded
-        elif kind == "prefix":
-            _, folded, prefix = key
-            (out.loose_keys if folded else out.keys).setdefault(" " + prefix, []).append(atom)
-            out.has_loose = out.has_loose or folded
-        else:
-            table = {"tag": out.tags, "source": out.sources, "lang": out.langs}[kind]
-            table.setdefault(key[1], []).append(atom)
-            if kind != "tag":
-                self.usage[atom] = _META_COST
+        memo = self.memo
+        atom = memo.atoms.get(key)
+        if atom is None:
+            atom = memo.atoms[key] = next(_ids)
+            memo.keys_of[atom] = key
         return atom
 
-    def choose_anchors(self) -> None:
-        usage = self.usage
-        for leaves in (self.leaves, self.folded_leaves):
-            for leaf in leaves.values():
-                for atom in leaf.atoms:
-                    usage[atom] += leaf.refs
-                for atom in leaf.aliases:
-                    usage[atom] += leaf.refs
-        anchors = self.out.anchors
-        for index, query in enumerate(self.out.queries):
-            top_and = isinstance(query, tuple) and query[0] == "and"
-            branches = query[1] if top_and else (query,)
-            needs = list(filter(None, map(self.anchor, branches)))
-            if not needs:  # parse_query rejects these; terms always anchor
-                raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
-            chosen = min(needs, key=lambda need: need[1])  # the rarest branch
-            for atom in chosen[0]:
-                anchors.setdefault(atom, []).append(index)
-            # The other branches: the rarest first, the likeliest to be missing.
-            needs.sort(key=lambda need: need[1])
-            musts = [frozenset(atoms) for atoms, _ in needs if atoms is not chosen[0]]
-            nots = [b[1] for b in branches if isinstance(b, tuple) and b[0] == "not"]
-            veto = frozenset().union(*filter(None, map(_plain_atoms, nots)))
-            self.out.prechecks.append(
-                Precheck(musts[0] if musts else None, tuple(musts[1:]), veto or None)
-            )
-
-    def anchor(self, node: Any) -> tuple[set[int], int] | None:
-        """Atoms one of which is found whenever the compiled `node` holds, and their cost
-        (the number of uses of the atoms: a proxy for how common they are), or None when
-        there are none."""
-        usage = self.usage
-        if type(node) is Plain:
-            return set(node.atoms), sum(map(usage.__getitem__, node.atoms))
-        if isinstance(node, Leaf):
-            if node.kind == "meta":
-                return {node.atoms[0]}, _META_COST
-            if node.kind == "near":
-                rarest = min(node.atoms, key=usage.__getitem__)
-                return {rarest}, usage[rarest]
-            atoms = {*node.atoms, *node.aliases}
-            return atoms, sum(map(usage.__getitem__, atoms))
-        op, children = node
-        if op == "not":
-            return None
-        options = [self.anchor(child) for child in children]
-        if op == "or":
-            if any(option is None for option in options):
-                return None
-            union: set[int] = set()
-            for option in options:
-                union |= option[0]  # type: ignore[index]  # None was ruled out above
-            return union, sum(map(usage.__getitem__, union))
-        known = [option for option in options if option is not None]
-        return min(known, key=lambda option: option[1]) if known else None
-
-
-def _plain_atoms(node: Any) -> tuple[int, ...] | None:
-    """The atoms of a compiled node that holds exactly when one of them is found (plain
-    leaves OR-ed), or None for any other node."""
-    if type(node) is Plain:
-        return node.atoms
-    if isinstance(node, Leaf):
-        return node.atoms if node.plain else None
-    if node[0] == "or" and all(type(child) is Plain for child in node[1]):
-        return tuple(atom for child in node[1] for atom in child.atoms)
-    return None
+    def finish(self) -> None:
+        """Count how many queries use each atom (the anchors' cost), keep what this compile
+        used (and only that) for the next one, and fill the tables and anchors."""
+        memo, out = self.memo, self.out
+        refs = Counter(chain.from_iterable(self.uses))
+        usage: dict[int, int] = {}
+        used: set[int] = set()
+        get = usage.get
+        for leaf, uses in refs.items():
+            for atom in leaf.atoms + leaf.aliases:
+                usage[atom] = get(atom, 0) + uses
+            if leaf.require or leaf.exclude:
+                used.update(leaf.require, leaf.exclude)
+        used.update(usage)
+        keys_of = memo.keys_of  # pruned to `used` when some are not
+        if len(used) != len(keys_of):
+            keys_of = {atom: keys_of[atom] for atom in sorted(used)}
+        key_atoms = []
+        tables = {"tag": out.tags, "source": out.sources, "lang": out.langs}
+        for atom, key in keys_of.items():
+            kind = key[0]
+            if kind == "seq" or kind == "prefix":
+                key_atoms.append(atom)
+                out.has_loose = out.has_loose or key[1]
+                continue
+            tables[kind].setdefault(key[1], []).append(atom)
+            if kind != "tag":
+                usage[atom] = usage.get(atom, 0) + META_COST
+        out.key_atoms = frozenset(key_atoms)
+        out.anchors, out.prechecks = choose(self.plans, usage)  # may raise: memo unchanged
+        memo.queries = self.queries
+        if len(memo.leaves) + len(memo.folded_leaves) != len(refs):  # some are not used
+            memo.leaves = {t: leaf for t, leaf in memo.leaves.items() if leaf in refs}
+            memo.folded_leaves = {t: f for t, f in memo.folded_leaves.items() if f in refs}
+        if keys_of is not memo.keys_of:
+            memo.keys_of = keys_of
+            memo.atoms = {key: atom for atom, key in keys_of.items()}
 
 
 _SPELLED_WORDS = 4

@@ -22,7 +22,7 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
    the query cannot hold unless one of them was found: all branches of an OR, the one branch
    of an AND whose atoms are used by the fewest queries (rare words select few candidates;
    `NOT` branches and metadata never anchor). A candidate's other AND branches and its `NOT`
-   of plain terms are tested as set operations (`compiler.Precheck`); only survivors are
+   of plain terms are tested as set operations (`anchors.Precheck`); only survivors are
    evaluated exactly, and only matches get `Hit`s with offsets into the original text.
 
 Decisions kept from the foundation: `#Name` is the entity `Name` (looked up by its folded
@@ -34,6 +34,7 @@ term nested in a longer hit of the same term are dropped.
 from __future__ import annotations
 
 import gc
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -43,7 +44,7 @@ from typing import Any
 import ahocorasick
 
 from monitor.match.analysis import Spans, loose_stream, offset, streams, words
-from monitor.match.compiler import Compiled, compile_watchlists
+from monitor.match.compiler import Compiled, Keys, compile_watchlists
 from monitor.match.evaluate import Found, Raw, evaluate
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
@@ -212,6 +213,10 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
     matching triggers cost more than the matching itself at 100,000 queries. Pending
     garbage is collected before compiling (when it is cheap: the heap does not hold the new
     engine yet), so that only live objects are frozen.
+
+    A recompile in the same process reuses what is unchanged (see `compiler`): a reload
+    with most watchlists as they were costs their anchors' pricing, not their compiling,
+    and the automata only when the phrases and prefixes they find changed.
     """
     freeze = len(watchlists) >= _FREEZE_FROM
     if freeze:
@@ -219,10 +224,7 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        compiled = compile_watchlists(watchlists, entities)
-        compiled.automaton = _automaton(compiled.keys)
-        compiled.loose_automaton = _automaton(compiled.loose_keys)
-        compiled.keys, compiled.loose_keys = {}, {}  # in the automata now
+        compiled = compile_watchlists(watchlists, entities, _automaton)
         engine = Engine(watchlists, compiled)
         if freeze:
             gc.freeze()
@@ -232,15 +234,13 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
     return engine
 
 
-def _automaton(keys: dict[str, list[int]]) -> Any:
+def _automaton(keys: Keys) -> Any:
     """An automaton whose value for each key is (its length, its words after the first,
-    its atoms)."""
+    its atoms), as `keys` gives it."""
     if not keys:
         return None
     automaton = ahocorasick.Automaton()
-    for key, atoms in keys.items():
-        more = key.count(" ") - 2 if key.endswith(" ") else 0  # a prefix is one word
-        automaton.add_word(key, (len(key), more, tuple(atoms)))
+    deque(map(automaton.add_word, keys.keys(), keys.values()), maxlen=0)  # a loop in C
     automaton.make_automaton()
     return automaton
 

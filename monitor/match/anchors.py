@@ -1,0 +1,142 @@
+"""Each query's anchors and pre-checks (the engine's step 3): what selects it and what it is
+tested against before it is evaluated.
+
+A query is registered under the atoms of one of its AND branches, the one whose atoms the
+fewest queries use, and its other branches become set tests. *Which* atoms a branch can be
+found by depends on the query alone; only their cost (how many queries use them) depends on
+the others. So the first is worked out once per compiled query (`plan`, kept with it between
+compiles in a process) and a compile only prices the branches (`choose`): for most branches
+a sum over a frozen set, in C.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any, NamedTuple
+
+from monitor.errors import ConfigError
+from monitor.match.evaluate import Leaf, Plain
+
+__all__ = ["META_COST", "Plan", "Precheck", "choose", "plan"]
+
+META_COST = 1 << 40
+"""Metadata atoms (`lang:de`) hold for whole feeds: never the anchor while a word exists."""
+
+Form = tuple[str, Any]
+"""How a compiled node can be found, whatever the other queries:
+("set", atoms) — one of these atoms whenever it holds (its cost: their uses summed);
+("meta", atoms) — a metadata atom (`META_COST`); ("near", atoms) — all of them, so the
+rarest is enough; ("or", forms) — one of each child's choice; ("and", forms) — the
+cheapest child's."""
+
+
+class Precheck(NamedTuple):
+    """Atom sets a candidate query is tested against before it is evaluated: each `must`
+    set has to meet the story's atoms (one per AND-ed branch but the anchor's: the atoms
+    that branch cannot hold without), the `veto` must not (its `NOT` of plain terms)."""
+
+    must: frozenset[int] | None
+    """The rarest branch's atoms: the likeliest test to fail."""
+    more: tuple[frozenset[int], ...]
+    veto: frozenset[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """A query's branches (top-level AND, or the query itself) that can be found, in order,
+    and its veto."""
+
+    branches: tuple[Form, ...]
+    veto: frozenset[int] | None
+
+
+def plan(query: Any) -> Plan:
+    """The `Plan` of a compiled query (a `Leaf`, `Plain` or tuple, see `compiler`)."""
+    top_and = isinstance(query, tuple) and query[0] == "and"
+    branches = query[1] if top_and else (query,)
+    forms = tuple(form for form in map(_form, branches) if form is not None)
+    nots = [b[1] for b in branches if isinstance(b, tuple) and b[0] == "not"]
+    veto = frozenset().union(*filter(None, map(_plain_atoms, nots)))
+    return Plan(forms, veto or None)
+
+
+def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int]], list[Precheck]]:
+    """Anchors (atom → the queries it selects) and a `Precheck` per query. `usage` is the
+    cost of each atom: the uses of the leaves that need it (a proxy for how common it is)."""
+    anchors: dict[int, list[int]] = {}
+    prechecks = []
+    cost = usage.__getitem__
+    for index, query in enumerate(plans):
+        priced = [
+            (form[1], sum(map(cost, form[1]))) if form[0] == "set" else _price(form, usage)
+            for form in query.branches
+        ]
+        if not priced:  # parse_query rejects these; terms always anchor
+            raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
+        if len(priced) > 1:  # the rarest anchors, the others are tested rarest first
+            priced.sort(key=itemgetter(1))  # (stable: the first of equals anchors)
+        for atom in priced[0][0]:
+            anchor = anchors.get(atom)
+            if anchor is None:
+                anchors[atom] = [index]
+            else:
+                anchor.append(index)
+        musts = [atoms for atoms, _ in priced[1:]]
+        prechecks.append(Precheck(musts[0] if musts else None, tuple(musts[1:]), query.veto))
+    return anchors, prechecks
+
+
+def _form(node: Any) -> Form | None:
+    """How `node` can be found, or None when it holds without any atom (a `NOT`)."""
+    if type(node) is Plain:
+        return ("set", frozenset(node.atoms))
+    if isinstance(node, Leaf):
+        if node.kind == "meta":
+            return ("meta", frozenset(node.atoms[:1]))
+        if node.kind == "near":
+            return ("near", node.atoms)
+        return ("set", frozenset((*node.atoms, *node.aliases)))
+    op, children = node
+    if op == "not":
+        return None
+    forms = [_form(child) for child in children]
+    if op == "or":
+        if any(form is None for form in forms):
+            return None
+        if all(form[0] == "set" for form in forms):  # type: ignore[index]  # no None
+            return ("set", frozenset().union(*(form[1] for form in forms)))  # type: ignore[index]
+        return ("or", tuple(forms))
+    known = [form for form in forms if form is not None]
+    if not known:
+        return None
+    return known[0] if len(known) == 1 else ("and", tuple(known))
+
+
+def _price(form: Form, usage: dict[int, int]) -> tuple[frozenset[int], int]:
+    """The atoms a branch is anchored by and their cost."""
+    kind, value = form
+    if kind == "set":
+        return value, sum(map(usage.__getitem__, value))
+    if kind == "meta":
+        return value, META_COST
+    if kind == "near":
+        rarest = min(value, key=usage.__getitem__)
+        return frozenset((rarest,)), usage[rarest]
+    options = [_price(child, usage) for child in value]
+    if kind == "or":
+        union = frozenset().union(*(atoms for atoms, _ in options))
+        return union, sum(map(usage.__getitem__, union))
+    return min(options, key=lambda option: option[1])
+
+
+def _plain_atoms(node: Any) -> tuple[int, ...] | None:
+    """The atoms of a compiled node that holds exactly when one of them is found (plain
+    leaves OR-ed), or None for any other node."""
+    if type(node) is Plain:
+        return node.atoms
+    if isinstance(node, Leaf):
+        return node.atoms if node.plain else None
+    if node[0] == "or" and all(type(child) is Plain for child in node[1]):
+        return tuple(atom for child in node[1] for atom in child.atoms)
+    return None
