@@ -52,14 +52,14 @@ def engine_with_store(
     try:
         saved = store.queries.load(texts, query.FORMAT)
         unreadable = query.prime(saved)
-        found = saved.keys()
+        found = saved.keys() - set(unreadable)  # an unreadable row is saved again, readable
         fresh_texts = [text for text in texts if text not in found]
         del saved, found  # not to be scanned (or frozen) with the engine
     finally:
         if enabled:
             gc.enable()
     if unreadable:
-        log.warning("%d saved query parses could not be read: parsing them again", unreadable)
+        log.warning("%d saved query parses could not be read: parsing them again", len(unreadable))
     engine = compile_engine(watchlists, entities)
     fresh = query.parsed(fresh_texts)
     if fresh:

@@ -91,6 +91,8 @@ def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
     compiler.forget()
     third = Runtime.build(settings)
     assert _matches(third, "Musk und SpaceX")
+    resaved = third.store.queries.load([query], FORMAT)[query]
+    assert resaved != ["?"] and query_module.decode(resaved) == parse_query(query, "w")
     third.close()
     assert gc.isenabled()  # paused only while the parses were loaded
 
@@ -133,7 +135,7 @@ def test_decoding_shares_terms_between_queries() -> None:
 def test_a_tree_encode_could_not_have_made_is_parsed_again(data: object) -> None:
     text = "Musk AND Tesla"
     query_module._cache.clear()
-    assert query_module.prime({text: data}) == 1
+    assert query_module.prime({text: data}) == [text]
     assert parse_query(text, "w") == And(
         (Term("Musk", "Musk", "phrase"), Term("Tesla", "Tesla", "phrase"))
     )

@@ -158,22 +158,23 @@ def decode(data: Any, terms: dict[str, Term] | None = None) -> Node:
     return And(children) if kind == "&" else Or(children)
 
 
-def prime(trees: Mapping[str, Any]) -> int:
+def prime(trees: Mapping[str, Any]) -> list[str]:
     """Take the `encode`d trees of these query texts as parsed (a restart's saved parses).
-    Returns how many could not be read: those are parsed again when compiled."""
-    unreadable = 0
+    Returns the texts whose tree could not be read: those are parsed again when compiled
+    (and should be saved again)."""
+    unreadable = []
     terms: dict[str, Term] = {}
     for text, data in trees.items():
         if text not in _cache:
             try:
                 node = decode(data, terms)
             except (IndexError, KeyError, TypeError, ValueError):
-                unreadable += 1
+                unreadable.append(text)
                 continue
             if _positive(node):  # as `_parse` requires
                 _cache[text] = node
             else:
-                unreadable += 1
+                unreadable.append(text)
     return unreadable
 
 
