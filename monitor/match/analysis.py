@@ -94,7 +94,8 @@ _WORD = re.compile(rf"{_PART}(?:{_JOIN}{_PART})*")
 
 def fold(text: str) -> str:
     """The comparable form of `text`: invisible characters dropped, quotes straightened,
-    NFKC, casefolded. `words` applies it per word; the engine's pre-filter to whole fields."""
+    NFKC, casefolded. `words` applies it per word; `streams` does the same to a whole
+    field, touching only its non-ASCII characters."""
     if text.isascii():
         # NFKC is the identity on ASCII and casefold is lower(); only ` needs mapping.
         return text.replace("`", "'").lower() if "`" in text else text.lower()

@@ -96,7 +96,7 @@ def _form(node: Any) -> Form | None:
             return ("meta", frozenset(node.atoms[:1]))
         if node.kind == "near":
             return ("near", node.atoms)
-        return ("set", frozenset((*node.atoms, *node.aliases)))
+        return ("set", frozenset(node.needs))
     op, children = node
     if op == "not":
         return None

@@ -87,7 +87,7 @@ def insert_plain(
     if not rows:
         return
     quote = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     names = ", ".join(quote(column) for column in columns)
     marks = ", ".join([mark] * len(columns))
     conn.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", list(rows))
@@ -103,11 +103,16 @@ def rows_in(
     For the lookups of a poll (hundreds of keys and band hashes): building `column.in_(…)`
     coerces every value into a bound parameter, which cost more than the query itself.
     """
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = placeholder(conn)
     for start in range(0, len(values), IN_CHUNK):
         chunk = values[start : start + IN_CHUNK]
         sql = query.format(marks=", ".join([mark] * len(chunk)), mark=mark)
         yield from conn.exec_driver_sql(sql, (*chunk, *params))
+
+
+def placeholder(conn: Connection) -> str:
+    """The driver's mark for one parameter in plain SQL: `?` (sqlite3) or `%s` (psycopg)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def driver_value(conn: Connection, column: Column[Any], value: Any) -> Any:

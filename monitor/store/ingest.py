@@ -18,7 +18,14 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from monitor.dedupe import Fingerprint, Identity, same_story
 from monitor.dedupe.fingerprint import jaccard
 from monitor.models import Story
-from monitor.store.db import dialect_insert, driver_value, insert_id, insert_plain, rows_in
+from monitor.store.db import (
+    dialect_insert,
+    driver_value,
+    insert_id,
+    insert_plain,
+    placeholder,
+    rows_in,
+)
 from monitor.store.schema import (
     PENDING,
     alerts,
@@ -294,7 +301,7 @@ def _insert_bands(conn: Connection, rows: list[tuple[int, int]]) -> None:
 def delete_bands(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
     """Delete band rows by primary key (there is no index on story_id: see schema.py)."""
     if rows:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        mark = placeholder(conn)
         conn.exec_driver_sql(
             f"DELETE FROM story_bands WHERE band = {mark} AND story_id = {mark}", list(rows)
         )
