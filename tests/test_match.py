@@ -511,3 +511,22 @@ def test_many_hits_in_one_field_all_point_at_their_words(lead: str) -> None:
     hits = _hits("Musk", story)
     assert len(hits) == 20
     assert [text[h.start : h.end] for h in hits] == ["Musk", "Musks"] * 10
+
+
+def test_a_spelling_two_terms_share_finds_both() -> None:
+    """`musks` is the term `Musks` and a spelling of `Musk`: the automaton key is made
+    twice (`compiler._automaton_keys`) and its one value must hold both atoms."""
+    engine = compile_engine(
+        [
+            Watchlist(name="plural", terms=("Musks",)),
+            Watchlist(name="name", terms=("Musk",)),
+            Watchlist(name="phrase", query='"Elon Musks" OR "Elon Musk"'),
+        ],
+        [],
+    )
+    matches = engine.match(_story(text="Elon Musks, again"))
+    assert [(m.watchlist, [(h.term, h.start, h.end) for h in m.hits]) for m in matches] == [
+        ("plural", [("Musks", 5, 10)]),
+        ("name", [("Musk", 5, 10)]),
+        ("phrase", [('"Elon Musks"', 0, 10), ('"Elon Musk"', 0, 10)]),
+    ]

@@ -68,6 +68,10 @@ def _matches(
         ("Musk AND (Tesla OR SpaceX)", "Musk und SpaceX", True),
         ("Musk AND (Tesla OR SpaceX)", "Musk und Twitter", False),
         ("(Musk AND Tesla) OR Putin", "Putin", True),
+        ("((Musk OR Tesla) AND Kreml) AND Putin", "Tesla im Kreml bei Putin", True),
+        ("(Musk OR Tesla) AND (Kreml OR Mond) NOT Putin", "Tesla und Mond", True),
+        ("(Musk OR Tesla) AND (Kreml OR Mond) NOT Putin", "Tesla, Mond, Putin", False),
+        ("(Musk OR (Tesla OR SpaceX)) AND Kreml", "SpaceX im Kreml", True),
         ("Musk AND Tesla OR Putin", "Musk", False),  # luqum: AND binds tighter
         ('"Elon Musk"', "Elon Musk kauft", True),
         ('"Elon Musk"', "Elon und Musk", False),
@@ -351,6 +355,54 @@ def test_engine_agrees_with_reference_on_random_queries(
     matched = {m.watchlist for m in compile_engine(watchlists, []).match(_story(title, text))}
     expected = {f"q{i}" for i, q in enumerate(queries) if _ref_eval(q, title, text)}
     assert matched == expected, [_render(q) for q in queries]
+
+
+@settings(max_examples=300, deadline=None)
+@given(queries=st.lists(_queries(), min_size=1, max_size=5), title=_texts(), text=_texts())
+def test_queries_decided_by_their_prechecks_get_the_hits_evaluation_gives(
+    queries: list[tuple[object, ...]], title: str, text: str
+) -> None:
+    """The engine does not evaluate a flat query (`evaluate.flat_pairs`): its hits must be
+    exactly those of evaluating it, which a copy of the engine told that no query is flat
+    gives."""
+    queries = [q for q in queries if _distinct_phrase_words(q)]
+    watchlists = [Watchlist(name=f"q{i}", query=_render(q)) for i, q in enumerate(queries)]
+    engine = compile_engine(watchlists, [])
+    evaluated = compile_engine(watchlists, [])
+    evaluated._flat = [None] * len(watchlists)  # every candidate through `evaluate`
+    story = _story(title, text)
+    assert engine.match(story) == evaluated.match(story)
+
+
+@pytest.mark.parametrize(
+    ("query", "pairs"),
+    [
+        ("Musk OR Tesla", [("Musk", "musk"), ("Tesla", "tesla")]),
+        ("Musk", [("Musk", "musk")]),
+        (
+            "(Musk OR Tesla) AND Kreml NOT (Putin OR Mond)",
+            [("Musk", "musk"), ("Tesla", "tesla"), ("Kreml", "kreml")],
+        ),
+        ("Musk AND NOT Putin", [("Musk", "musk")]),
+        ("Musk AND NOT (Putin AND Kreml)", None),  # the NOT is no set test
+        ("title:Musk OR Tesla", None),  # a field: not every hit counts
+        ('"Musk Tesla"~3 OR Kreml', None),  # proximity needs positions
+        ("Musk OR (Tesla AND Kreml)", None),
+        ('#"Elon Musk" OR Kreml', None),  # an entity's aliases under context rules
+    ],
+)
+def test_flat_queries_are_those_their_prechecks_decide(
+    query: str, pairs: list[tuple[str, str]] | None
+) -> None:
+    engine = compile_engine([Watchlist(name="w", query=query)], [MUSK])
+    flat = engine._flat[0]
+    if pairs is None:
+        assert flat is None
+    else:
+        assert flat is not None
+        assert [text for text, _ in flat] == [text for text, _ in pairs]
+        story = _story(" ".join(word for _, word in pairs))
+        assert [h.term for m in engine.match(story) for h in m.hits] == [t for t, _ in pairs]
 
 
 # -- the real corpus through `monitor match` -------------------------------------------------

@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from monitor import runtime
 from monitor.match import compiler
 from monitor.match import query as query_module
 from monitor.match.query import FORMAT, And, Or, Term, decode, encode, parse_query
-from monitor.models import Story
+from monitor.models import Story, Watchlist
 from monitor.runtime import Runtime
 from monitor.settings import load_settings
 from monitor.store import Store
+from monitor.store import queries as queries_module
 from monitor.store.schema import parsed_queries
 
 QUERIES = [  # every kind of node and leaf
@@ -139,3 +141,45 @@ def test_a_tree_encode_could_not_have_made_is_parsed_again(data: object) -> None
     assert parse_query(text, "w") == And(
         (Term("Musk", "Musk", "phrase"), Term("Tesla", "Tesla", "phrase"))
     )
+
+
+@pytest.mark.parametrize("scan_from", [1, 10_000], ids=["one pass over the rows", "IN lists"])
+def test_both_ways_of_loading_find_the_same_rows(
+    store: Store, monkeypatch: pytest.MonkeyPatch, scan_from: int
+) -> None:
+    """Many texts are loaded by one pass over the format's rows (`_SCAN_FROM`), a few by
+    `IN` lists: both keep only the texts asked for, of that format, and readable."""
+    monkeypatch.setattr(queries_module, "_SCAN_FROM", scan_from)
+    trees = {text: encode(parse_query(text, "w")) for text in QUERIES}
+    store.queries.save(trees, FORMAT)
+    store.queries.save({"an old version of a query": "Musk"}, FORMAT)  # no longer asked for
+    store.queries.save({"another format": "Musk"}, "0/old")
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(parsed_queries)
+            .where(parsed_queries.c.digest == queries_module._digest(QUERIES[1]))
+            .values(tree="[not json")
+        )
+    wanted = [*QUERIES, "never saved", "another format"]
+    assert store.queries.load(wanted, FORMAT) == {
+        text: tree for text, tree in trees.items() if text != QUERIES[1]
+    }
+
+
+def test_a_large_restart_freezes_the_loaded_trees(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From `runtime._FREEZE_FROM` saved parses, the loaded trees are moved out of the
+    garbage collector's sight before compiling (its collection would walk them all)."""
+    watchlists = [Watchlist(name=str(i), query=text) for i, text in enumerate(QUERIES)]
+    store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
+    query_module._cache.clear()
+    compiler.forget()
+    monkeypatch.setattr(runtime, "_FREEZE_FROM", len(QUERIES))
+    frozen = gc.get_freeze_count()
+    try:
+        engine = runtime.engine_with_store(watchlists, [], store)
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+    assert [m.watchlist for m in engine.match(Story(feed="f", title="", link=None, text="Musk"))]

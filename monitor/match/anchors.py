@@ -100,6 +100,8 @@ def _form(node: Any) -> Form | None:
     op, children = node
     if op == "not":
         return None
+    if len(children) == 1 and type(children[0]) is Plain:  # most ORs: plain terms only
+        return ("set", frozenset(children[0].atoms))
     forms = [_form(child) for child in children]
     if op == "or":
         if any(form is None for form in forms):

@@ -31,7 +31,7 @@ from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
-__all__ = ["Compiled", "Keys", "Precheck", "compile_watchlists", "forget"]
+__all__ = ["Compiled", "Keys", "Precheck", "compile_watchlists", "forget", "merge_repeated"]
 
 _FIELD_OF = {"title": "title", "text": "text", "tag": "category"}
 
@@ -121,9 +121,11 @@ def forget() -> None:
         _memo = _Memo(())
 
 
-Keys = dict[str, tuple[int, int, tuple[int, ...]]]
-"""Automaton key → (its length, its words after the first, its atoms): the automaton's
-value for it, as the engine reads hits (`engine._collect`)."""
+Keys = tuple[list[str], list[tuple[int, int, tuple[int, ...]]]]
+"""Automaton keys and, index for index, their values: (the key's length, its words after
+the first, its atoms), as the engine reads hits (`engine._collect`). A key made by two
+atoms (rare: `musks` is a word and `musk` + s) is listed once per atom; the automaton keeps
+one value holding both (`merge_repeated`)."""
 
 
 def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
@@ -131,29 +133,41 @@ def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
     (`fold_diacritics` watchlists, over `analysis.loose_stream`). A phrase is a key per
     spelling its story words may have, spaces around (`" elon musk "`, `" elon musks "`,
     `" elon musk's "`…; see `_spellings`), a prefix a space and the prefix (`" tesla"`):
-    keys of `analysis.stream`'s form. For the last compile's atoms only. The values are
-    made here, whole, so that the engine adds ~2 million keys in one loop in C."""
-    keys: Keys = {}
-    loose_keys: Keys = {}
+    keys of `analysis.stream`'s form. For the last compile's atoms only.
+
+    ~1.7 million keys at 100,000 queries, made whole here so that the engine adds them in
+    one loop in C. Lists, not a dict: hashing every new key only to find the few made twice
+    cost as much as making them (the automaton finds those as it adds them)."""
+    tables: tuple[Keys, Keys] = (([], []), ([], []))
     keys_of = _memo.keys_of
     for atom in sorted(atoms):
         kind, folded, value = keys_of[atom]
-        table = loose_keys if folded else keys
+        spelled, values = tables[folded]
         if kind == "prefix":  # one word, no space after it
             spellings, more = [" " + value], 0
         elif len(value) == 1:  # most phrases: `_spellings`, quicker
             spellings, more = [f" {word} " for word in endings(value[0])], 0
+        elif len(value) == 2:  # most of the rest, likewise
+            first, second = endings(value[0]), endings(value[1])
+            spellings = [f" {a} {b} " for a in first for b in second]
+            more = spellings[0].count(" ") - 2  # (a folded word may hold a space: NFKC)
         else:
             spellings = _spellings(value)
             more = spellings[0].count(" ") - 2
         single = (atom,)
-        for spelling in spellings:
-            found = table.get(spelling)
-            if found is None:
-                table[spelling] = (len(spelling), more, single)
-            else:
-                table[spelling] = (found[0], more, (*found[2], atom))
-    return keys, loose_keys
+        spelled += spellings
+        values += [(len(spelling), more, single) for spelling in spellings]
+    return tables
+
+
+def merge_repeated(keys: Keys, repeated: set[str]) -> dict[str, tuple[int, int, tuple[int, ...]]]:
+    """The one value of each of the `repeated` keys: its atoms, in the order listed."""
+    merged: dict[str, tuple[int, int, tuple[int, ...]]] = {}
+    for key, value in zip(*keys, strict=True):
+        if key in repeated:
+            found = merged.get(key)
+            merged[key] = value if found is None else (found[0], found[1], found[2] + value[2])
+    return merged
 
 
 class _Builder:
@@ -213,11 +227,13 @@ class _Builder:
                 children.append(leaf)
                 continue
             compiled = self.node(child, folded)
-            if type(compiled) is tuple and compiled[0] == op:  # `a AND (b AND c)`: one test
+            if type(compiled) is Plain and op == "or":  # `a OR (b OR c)`: one run of leaves
+                children += compiled.leaves
+            elif type(compiled) is tuple and compiled[0] == op:  # `a AND (b AND c)`: one test
                 for grandchild in compiled[1]:
-                    if type(grandchild) is Plain:
+                    if type(grandchild) is Plain and op == "or":  # a run of an OR's leaves
                         children += grandchild.leaves
-                    else:
+                    else:  # (an AND's `Plain` child is an OR: it stays one)
                         children.append(grandchild)
             else:
                 children.append(compiled)
