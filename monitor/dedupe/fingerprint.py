@@ -11,6 +11,9 @@ are compared.
 
 Why our own MinHash instead of `datasketch`: datasketch needs numpy and scipy (~80 MB) for a
 few lines of arithmetic; one BLAKE2b call per token yields all 32 permutations at once.
+
+The values are part of the store's format: band hashes are stored (`story_bands`) and must come
+out the same for the same text in every later version (tests/test_dedupe_pinned.py pins them).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
+from operator import methodcaller
 
 PERMUTATIONS = 32
 """MinHash values per signature: one 64-byte BLAKE2b digest is 32 16-bit hash functions."""
@@ -54,6 +59,8 @@ STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _WORD = re.compile(r"\w+")
 _UNPACK = struct.Struct(f"<{PERMUTATIONS}H").unpack
 _EMPTY: tuple[int, ...] = (0xFFFF,) * PERMUTATIONS
+_HASH = partial(hashlib.blake2b, digest_size=64)
+_DIGEST = methodcaller("digest")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -64,17 +71,26 @@ class Fingerprint:
     """Title content words, folded."""
     lead: tuple[int, ...]
     """MinHash signature of the lead's word pairs (empty when the lead is too short)."""
-    bands: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    """LSH band hashes (signed 64-bit ints: a BIGINT column), title bands then lead bands;
-    computed once, from the title and the lead."""
+    _bands: tuple[int, ...] | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        bands: list[int] = []
-        if len(self.title) >= MIN_TITLE_TOKENS:
-            bands += _band_hashes("t", minhash(self.title))
-        if self.lead:
-            bands += _band_hashes("l", self.lead)
-        object.__setattr__(self, "bands", tuple(bands))
+    @property
+    def bands(self) -> tuple[int, ...]:
+        """LSH band hashes (signed 64-bit ints: a BIGINT column), title bands then lead bands.
+
+        Computed when a fingerprint is made from text (`fingerprint_of`), and on first use
+        for one decoded from the store (a title signature and 16 multiplications): the store
+        decodes every candidate it verifies, and only needs the bands of those it rewrites
+        or deletes.
+        """
+        bands = self._bands
+        if bands is None:
+            title = len(self.title) >= MIN_TITLE_TOKENS
+            bands = (
+                *(_band_hashes("t", minhash(self.title)) if title else ()),
+                *(_band_hashes("l", self.lead) if self.lead else ()),
+            )
+            object.__setattr__(self, "_bands", bands)
+        return bands
 
     def encode(self) -> str:
         """A compact text form for the store (`decode` reverses it)."""
@@ -85,17 +101,30 @@ class Fingerprint:
     def decode(cls, text: str) -> Fingerprint:
         title_line, _, lead_line = text.partition("\n")
         title = frozenset(title_line.split())
-        lead = tuple(int(v) for v in lead_line.split(",")) if lead_line else ()
+        lead = tuple(map(int, lead_line.split(","))) if lead_line else ()
         return cls(title=title, lead=lead)
 
 
 def fingerprint(title: str, text: str) -> Fingerprint:
     """The fingerprint of a story's title and text."""
-    title_tokens = frozenset(tokens(title))
-    lead_tokens = tokens(text[: LEAD_WORDS * 30])[:LEAD_WORDS]
+    return fingerprint_of(tokens(title), tokens(lead_text(text)))
+
+
+def fingerprint_of(title_tokens: Iterable[str], lead_tokens: Sequence[str]) -> Fingerprint:
+    """The fingerprint from the `tokens` of the title and of `lead_text(text)`: for a caller
+    that has folded them already (`monitor.dedupe.identify`: folding the lead is a third of
+    what identifying a story costs, and it needs the same words for its content key)."""
+    lead_tokens = lead_tokens[:LEAD_WORDS]
     shingles = {f"{a} {b}" for a, b in pairwise(lead_tokens)}
     lead = minhash(shingles) if len(shingles) >= MIN_LEAD_SHINGLES else ()
-    return Fingerprint(title=title_tokens, lead=lead)
+    made = Fingerprint(title=frozenset(title_tokens), lead=lead)
+    _ = made.bands  # a new story's bands are always wanted: part of fingerprinting it
+    return made
+
+
+def lead_text(text: str) -> str:
+    """The start of `text` that holds its first `LEAD_WORDS` words (and some to spare)."""
+    return text[: LEAD_WORDS * 30]
 
 
 def folded_words(text: str) -> list[str]:
@@ -105,14 +134,18 @@ def folded_words(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """Folded content words: `folded_words` without stop words and single characters."""
-    return [w for w in folded_words(text) if len(w) > 1 and w not in STOPWORDS]
+    return content_words(folded_words(text))
+
+
+def content_words(words: Iterable[str]) -> list[str]:
+    """`words` (folded) without stop words and single characters."""
+    return [w for w in words if len(w) > 1 and w not in STOPWORDS]
 
 
 def minhash(items: Iterable[str]) -> tuple[int, ...]:
     """The MinHash signature of a set of strings: per hash function, the least value."""
-    rows = [
-        _UNPACK(hashlib.blake2b(item.encode("utf-8"), digest_size=64).digest()) for item in items
-    ]
+    # One C call chain per item (no Python frame): the hashing is most of a fingerprint.
+    rows = list(map(_UNPACK, map(_DIGEST, map(_HASH, map(str.encode, items)))))
     if not rows:
         return _EMPTY
     return tuple(map(min, zip(*rows, strict=True)))
@@ -152,12 +185,16 @@ _MULTIPLIERS = {
 }
 
 
+_PACKED = struct.Struct(f">{PERMUTATIONS}H").pack
+"""A signature as big-endian 16-bit values: each band's 4 values read as one 64-bit int."""
+_BANDS_OF = struct.Struct(f">{PERMUTATIONS // ROWS}Q").unpack
+_UNSIGNED = struct.Struct(f"<{PERMUTATIONS // ROWS}Q").pack
+_SIGNED = struct.Struct(f"<{PERMUTATIONS // ROWS}q").unpack
+
+
 def _band_hashes(kind: str, signature: Sequence[int]) -> list[int]:
-    out = []
-    for band, multiplier in enumerate(_MULTIPLIERS[kind]):
-        packed = 0
-        for value in signature[band * ROWS : (band + 1) * ROWS]:
-            packed = (packed << 16) | value
-        key = (packed * multiplier) & _MASK
-        out.append(key - (1 << 64) if key >= 1 << 63 else key)  # a signed BIGINT
-    return out
+    # Band b packs its values as v0 << 48 | v1 << 32 | v2 << 16 | v3: the big-endian bytes
+    # of the signature read 8 at a time. The product, mod 2**64, as a signed BIGINT.
+    packed = _BANDS_OF(_PACKED(*signature))
+    keys = [(value * m) & _MASK for value, m in zip(packed, _MULTIPLIERS[kind], strict=True)]
+    return list(_SIGNED(_UNSIGNED(*keys)))

@@ -28,9 +28,10 @@ from functools import cached_property
 from monitor.dedupe.fingerprint import (
     LEAD_WORDS,
     Fingerprint,
-    fingerprint,
+    content_words,
+    fingerprint_of,
     folded_words,
-    tokens,
+    lead_text,
 )
 from monitor.models import Story
 from monitor.urls import identity_url
@@ -47,15 +48,16 @@ class Identity:
     """Guid and link keys."""
     content: str | None
     """The content key, or None when the text is too short to identify the story."""
-    title: str = field(repr=False)
-    text: str = field(repr=False)
-    """What the fingerprint is made of."""
+    title_tokens: tuple[str, ...] = field(repr=False)
+    lead_tokens: tuple[str, ...] = field(repr=False)
+    """What the fingerprint is made of: the content words (`fingerprint.tokens`) of the title
+    and of the lead, folded once for both the content key and the fingerprint."""
 
     @cached_property
     def fingerprint(self) -> Fingerprint:
         """Made on first use: a poll checks every story's keys, but only stories it has not
-        seen need a fingerprint (one hash per word: most of what identifying costs)."""
-        return fingerprint(self.title, self.text)
+        seen need a fingerprint (one hash per word pair: most of what identifying costs)."""
+        return fingerprint_of(self.title_tokens, self.lead_tokens)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -79,14 +81,22 @@ def identify(story: Story) -> Identity:
             ids.append(key)
     # Every word counts here (unlike the fingerprint): exact identity must not lose a "b" or
     # a "not" that tells two items apart.
-    lead = story.text[: LEAD_WORDS * 30]
-    words = folded_words(story.title) + folded_words(lead)[:LEAD_WORDS]
-    enough = len(tokens(story.title)) + len(tokens(lead)) >= MIN_CONTENT_TOKENS
+    title_words = folded_words(story.title)
+    lead_words = folded_words(lead_text(story.text))
+    title_tokens = content_words(title_words)
+    lead_tokens = content_words(lead_words)
+    words = title_words + lead_words[:LEAD_WORDS]
+    enough = len(title_tokens) + len(lead_tokens) >= MIN_CONTENT_TOKENS
     content = _digest("content", " ".join(words)) if enough else None
     if not ids and content is None:
         # Neither guid, link nor enough text: the title within its feed is all there is.
         ids.append(_digest("title", story.feed, story.title.casefold()))
-    return Identity(ids=tuple(ids), content=content, title=story.title, text=story.text)
+    return Identity(
+        ids=tuple(ids),
+        content=content,
+        title_tokens=tuple(title_tokens),
+        lead_tokens=tuple(lead_tokens[:LEAD_WORDS]),
+    )
 
 
 def _url_key(url: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from monitor.dedupe import Fingerprint, Identity, same_story
 from monitor.dedupe.fingerprint import jaccard
@@ -22,6 +22,7 @@ from monitor.store.db import (
     dialect_insert,
     driver_value,
     insert_id,
+    insert_ids,
     insert_plain,
     placeholder,
     rows_in,
@@ -197,33 +198,33 @@ class Batch:
                 "title": new.item.story.title,
                 "published_at": new.item.story.published,
                 "seen_at": now,
-                "cluster_id": None,
+                # Joining a stored story: its cluster is known now. Its own cluster, or one of
+                # the batch: known once the ids are (below).
+                "cluster_id": new.joins.cluster_id if new.joins and new.joins.story_id else None,
                 "fingerprint": new.entry.fp.encode(),
             }
             for new in pending
         ]
-        ids = conn.execute(
-            insert(stories).returning(stories.c.id, sort_by_parameter_order=True), rows
-        ).scalars()
-        for new, story_id in zip(pending, ids, strict=True):
-            new.entry.story_id = story_id
+        unknown: list[tuple[int, int]] = []
+        written: list[tuple[_New, int, int]] = []
+        for new, row, story_id in zip(pending, rows, insert_ids(conn, stories, rows), strict=True):
             # `joins` is a stored story or an earlier one of the batch: its cluster is known.
-            new.entry.cluster_id = new.joins.cluster_id if new.joins else story_id
+            cluster = new.joins.cluster_id if new.joins else story_id
+            assert cluster is not None
+            new.entry.story_id, new.entry.cluster_id = story_id, cluster
             self.stored[story_id] = new.entry
-        conn.execute(
-            update(stories)
-            .where(stories.c.id == bindparam("sid"))
-            .values(cluster_id=bindparam("cid")),
-            [{"sid": new.entry.story_id, "cid": new.entry.cluster_id} for new in pending],
-        )
-        keys = [(key, new.entry.story_id) for new in pending for key in new.item.ident.keys]
+            written.append((new, story_id, cluster))
+            if row["cluster_id"] is None:
+                unknown.append((cluster, story_id))
+        if unknown:
+            mark = placeholder(conn)
+            conn.exec_driver_sql(
+                f"UPDATE stories SET cluster_id = {mark} WHERE id = {mark}", unknown
+            )
+        keys = [(key, sid) for new, sid, _ in written for key in new.item.ident.keys]
         insert_plain(conn, story_keys, ("key", "story_id"), keys)
-        _insert_bands(
-            conn, [(b, new.entry.story_id or 0) for new in pending for b in new.entry.fp.bands]
-        )
-        for new in pending:
-            story_id, cluster_id = new.entry.story_id, new.entry.cluster_id
-            assert story_id is not None and cluster_id is not None
+        _insert_bands(conn, [(band, sid) for new, sid, _ in written for band in new.entry.fp.bands])
+        for new, story_id, cluster_id in written:
             count = _record_matches(conn, story_id, cluster_id, new.item.alerts, set(), now)
             self.results[new.index] = Ingested(
                 stored=True, alerts=count, cluster_id=cluster_id, joined=new.joins is not None
