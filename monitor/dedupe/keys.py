@@ -25,6 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from monitor.dedupe.event import EventPrint, event_print
 from monitor.dedupe.fingerprint import (
     LEAD_WORDS,
     Fingerprint,
@@ -41,7 +42,8 @@ MIN_CONTENT_TOKENS = 6
 
 @dataclass(frozen=True, kw_only=True)
 class Identity:
-    """Everything dedupe knows about one story: exact keys and the near-duplicate fingerprint."""
+    """Everything dedupe knows about one story: exact keys, the near-duplicate fingerprint and
+    the event print."""
 
     ids: tuple[str, ...]
     """Guid and link keys."""
@@ -56,6 +58,12 @@ class Identity:
         """Made on first use: a poll checks every story's keys, but only stories it has not
         seen need a fingerprint (one hash per word: most of what identifying costs)."""
         return fingerprint(self.title, self.text)
+
+    @cached_property
+    def event(self) -> EventPrint:
+        """The same-event print (`monitor.dedupe.event`), made on first use like the
+        fingerprint: only stories the store has not seen need it."""
+        return event_print(self.title, self.text)
 
     @property
     def keys(self) -> tuple[str, ...]:
