@@ -19,11 +19,11 @@ Speed: the store's own path, what `monitor.poll.ingest_stories` runs — `Storie
 batched "seen?" check), then `Stories.ingest_many` (keys, LSH band lookup, verification,
 insert of the story, its keys, bands and event keys, in one transaction per poll) — on a
 SQLite file (the default store) that already holds N stories with 3 identity keys, 16 band
-hashes and 9 event keys each (the corpus averages 9.4). Those are bulk-loaded by SQL in a
-child process: random keys, band hashes and event keys (other stories), the fingerprints and
-event words of corpus stories as their stored text, all seen within the dedupe window (so
-every band hit is a candidate to verify). Timed, each with the WAL checkpoint that follows it
-(no write is left unpaid):
+hashes and as many event keys as a corpus story has (9.3 on average). Those are bulk-loaded
+by SQL in a child process: random keys, band hashes and event keys (other stories), the
+fingerprints and event words of corpus stories as their stored text, all seen within the
+dedupe window (so every band hit is a candidate to verify). Timed, each with the WAL
+checkpoint that follows it (no write is left unpaid):
 
 * round 1: the corpus' stories, one poll (one `ingest_many`) per feed file, as new stories;
 * round 2: a copy of each under a new link and a changed headline: every one is found by its
@@ -64,6 +64,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from monitor.dedupe import (  # noqa: E402
     Identity,
+    event_keys,
     event_print,
     fingerprint,
     identify,
@@ -83,9 +84,9 @@ PAIRS = ROOT / "tests" / "data" / "dedupe_pairs.tsv"
 NOW = datetime(2024, 12, 21, 19, 0, tzinfo=UTC)
 KEYS_PER_STORY = 3
 BANDS_PER_STORY = 16
-EVENT_KEYS_PER_STORY = 9
-"""Event keys per story in the bulk load (rows of story_bands, like the bands)."""
-ROWS_PER_STORY = BANDS_PER_STORY + EVENT_KEYS_PER_STORY
+Print = tuple[str, str, int]
+"""A corpus story as the bulk load stores it: its encoded fingerprint and event words, and how
+many event keys it has (rows of story_bands besides the bands)."""
 
 
 def load_corpus() -> dict[str, list[Story]]:
@@ -192,7 +193,7 @@ def _rate(hits: list[int]) -> str:
 # --- bulk loading -------------------------------------------------------------------------
 
 
-def bulk_load_sqlite(path: str, n: int, prints: list[list[str]]) -> None:
+def bulk_load_sqlite(path: str, n: int, prints: list[Print]) -> None:
     """Fill a fresh store file (schema created by `Store.open`) with `n` stories, in SQL."""
     start = NOW - DEFAULT_WINDOW
     step = (DEFAULT_WINDOW.total_seconds() - 60) / n
@@ -202,8 +203,12 @@ def bulk_load_sqlite(path: str, n: int, prints: list[list[str]]) -> None:
     db.execute("BEGIN")
     # The story_id index of the keys is rebuilt at the end (sorting once beats n inserts).
     db.execute("DROP INDEX ix_story_keys_story_id")
-    db.execute("CREATE TEMP TABLE prints (i INTEGER PRIMARY KEY, text TEXT, words TEXT)")
-    db.executemany("INSERT INTO prints VALUES (?, ?, ?)", [(i, *p) for i, p in enumerate(prints)])
+    db.execute(
+        "CREATE TEMP TABLE prints (i INTEGER PRIMARY KEY, text TEXT, words TEXT, keys INTEGER)"
+    )
+    db.executemany(
+        "INSERT INTO prints VALUES (?, ?, ?, ?)", [(i, *p) for i, p in enumerate(prints)]
+    )
     db.execute(
         """
         WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n)
@@ -237,10 +242,16 @@ def bulk_load_sqlite(path: str, n: int, prints: list[list[str]]) -> None:
     db.execute(
         """
         CREATE TEMP TABLE bands AS
-        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :per)
-        SELECT random() AS band, s.id AS story_id FROM stories s, k
+        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :most)
+        SELECT random() AS band, s.id AS story_id
+        FROM stories s JOIN prints p ON p.i = s.id % :count, k
+        WHERE k.i <= :bands + p.keys
         """,
-        {"per": ROWS_PER_STORY},
+        {
+            "most": BANDS_PER_STORY + max(p[2] for p in prints),
+            "bands": BANDS_PER_STORY,
+            "count": len(prints),
+        },
     )
     db.execute(
         "INSERT OR IGNORE INTO story_bands SELECT band, story_id FROM bands ORDER BY band, story_id"
@@ -257,7 +268,7 @@ def bulk_load_sqlite(path: str, n: int, prints: list[list[str]]) -> None:
     os.close(fd)
 
 
-def bulk_load_postgres(url: str, n: int, prints: list[list[str]]) -> None:
+def bulk_load_postgres(url: str, n: int, prints: list[Print]) -> None:
     """The same as `bulk_load_sqlite` on PostgreSQL: constraints dropped, rows, constraints."""
     engine = create_engine(url)
     start = NOW - DEFAULT_WINDOW
@@ -310,9 +321,10 @@ def bulk_load_postgres(url: str, n: int, prints: list[list[str]]) -> None:
         conn.execute(
             text(
                 "INSERT INTO story_bands SELECT (random() * 2 - 1) * 9.2e18, s.id "
-                "FROM stories s, generate_series(1, :per)"
+                "FROM stories s, "
+                "generate_series(1, :bands + (CAST(:keys AS int[]))[1 + s.id % :count])"
             ),
-            {"per": ROWS_PER_STORY},
+            {"bands": BANDS_PER_STORY, "keys": [p[2] for p in prints], "count": len(prints)},
         )
         for table, name, definition in reversed(constraints):
             conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
@@ -339,7 +351,7 @@ def postgres_database(server: str) -> Iterator[str]:
         admin.dispose()
 
 
-def load_in_child(url: str, n: int, prints: list[list[str]], workdir: str) -> float:
+def load_in_child(url: str, n: int, prints: list[Print], workdir: str) -> float:
     """Bulk-load in a child process (its memory is not this one's); returns seconds taken."""
     Store.open(url).close()  # the schema, exactly as the store creates it
     job = Path(workdir) / "prints.json"
@@ -402,9 +414,9 @@ def timed_identify(
 ) -> tuple[list[list[tuple[Story, Identity]]], float]:
     start = time.perf_counter()
     polls = [[(s, identify(s)) for s in items] for items in feeds.values()]
-    # The fingerprints and event prints are made here, not in the store's timing (identify
-    # makes them lazily).
-    _ = [(ident.fingerprint, ident.event) for poll in polls for _, ident in poll]
+    # The fingerprints and event prints, with their bands and event keys, are made here, not
+    # in the store's timing (identify makes them lazily).
+    _ = [(ident.fingerprint.bands, ident.event.keys) for poll in polls for _, ident in poll]
     return polls, time.perf_counter() - start
 
 
@@ -444,10 +456,10 @@ def store_speed(
         store.close()
 
 
-def sqlite_alone(path: Path, stories: int, per_commit: int = 50) -> float:
-    """The same writes with no Python in the way: only the random band (and event key) and key
-    inserts, in
-    transactions of `per_commit` stories, under the store's pragmas; returns stories/s."""
+def sqlite_alone(path: Path, stories: int, rows: int, per_commit: int = 50) -> float:
+    """The same writes with no Python in the way: only the random band and event key inserts
+    (`rows` per story) and key inserts, in transactions of `per_commit` stories, under the
+    store's pragmas; returns stories/s."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous=NORMAL")
     page_size = db.execute("PRAGMA page_size").fetchone()[0]
@@ -459,7 +471,7 @@ def sqlite_alone(path: Path, stories: int, per_commit: int = 50) -> float:
         bands, keys = [], []
         for _ in range(per_commit):
             story_id += 1
-            bands += [(bits(63), story_id) for _ in range(ROWS_PER_STORY)]
+            bands += [(bits(63), story_id) for _ in range(rows)]
             keys += [(f"{bits(160):040x}", story_id) for _ in range(KEYS_PER_STORY)]
         db.execute("BEGIN")
         db.executemany("INSERT INTO story_bands VALUES (?, ?)", bands)
@@ -479,7 +491,11 @@ def speed(
     corpus: dict[str, list[Story]], stored: int, baseline_n: int, singles: int, pg: str | None
 ) -> None:
     stories = [s for items in corpus.values() for s in items]
-    prints = [[i.fingerprint.encode(), i.event.encode()] for i in map(identify, stories)]
+    prints = [
+        (i.fingerprint.encode(), i.event.encode(), len(event_keys(i.event)))
+        for i in map(identify, stories)
+    ]
+    event_rows = sum(p[2] for p in prints) / len(prints)
     print(
         f"\nspeed: the store path (Stories.status + ingest_many), {len(stories):,} corpus "
         f"stories in {len(corpus)} polls, WAL checkpoint included"
@@ -491,7 +507,7 @@ def speed(
         size = sum(f.stat().st_size for f in Path(work).glob("big.db*"))
         print(
             f"  SQLite file with {stored:,} stories ({KEYS_PER_STORY * stored:,} keys, "
-            f"{BANDS_PER_STORY * stored:,} bands, {EVENT_KEYS_PER_STORY * stored:,} event keys) "
+            f"{BANDS_PER_STORY * stored:,} bands, {event_rows * stored:,.0f} event keys) "
             f"bulk-loaded in {seconds:.0f} s: "
             f"{size / 1e9:.2f} GB, {size / stored:,.0f} bytes/story"
         )
@@ -504,7 +520,9 @@ def speed(
         )
         print(
             f"  SQLite alone, the same random band and key inserts without Python or lookups "
-            f"(50 stories per transaction): {sqlite_alone(path, 4_000):,.0f} stories/s"
+            f"(50 stories per transaction, {BANDS_PER_STORY + event_rows:.1f} rows of story_bands "
+            f"per story): {sqlite_alone(path, 4_000, round(BANDS_PER_STORY + event_rows)):,.0f} "
+            f"stories/s"
         )
         for f in Path(work).glob("big.db*"):
             f.unlink()
@@ -539,7 +557,7 @@ def speed(
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--load":
         url, n, job = sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-        prints = json.loads(job.read_text(encoding="utf-8"))
+        prints = [(p[0], p[1], p[2]) for p in json.loads(job.read_text(encoding="utf-8"))]
         if url.startswith("sqlite:///"):
             bulk_load_sqlite(url.removeprefix("sqlite:///"), n, prints)
         else:

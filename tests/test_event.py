@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.dedupe import fingerprint, same_story
+from monitor.dedupe import Fingerprint, fingerprint, identify, same_story
 from monitor.dedupe.event import (
     EventPrint,
     event_keys,
@@ -178,3 +178,32 @@ def test_labelled_pairs_reach_issue_4_targets_and_every_accepted_event_shares_a_
             assert set(event_keys(pa)) & set(event_keys(pb)), (ta, tb)
     assert tp / (tp + fp) >= 0.98
     assert tp / positives >= 0.90
+
+
+def test_identify_folds_once_and_makes_the_same_prints_as_the_functions() -> None:
+    """`identify` folds the headline and lead once for the content key, the fingerprint and
+    the event print: each is what the stand-alone function makes of the raw text."""
+    story = Story(
+        feed="f",
+        title="MAGDEBURG-Anschlag: Fünf Tote am 21. Dezember 2024",
+        link="https://x.example/1",
+        text="Der Anschlag auf den Weihnachtsmarkt in Magdeburg … " * 40,
+    )
+    ident = identify(story)
+    assert ident.fingerprint == fingerprint(story.title, story.text)
+    assert ident.event == event_print(story.title, story.text)
+    assert ident.event.title == {"magdeburg", "anschlag", "5", "tote"}
+
+
+def test_bands_and_event_keys_are_made_on_first_use_and_kept() -> None:
+    """A decoded (stored) print has the same bands and keys as the story's own, made only when
+    asked for: the store decodes candidates to compare them, never for their keys."""
+    ident = identify(
+        Story(feed="f", title="Japan recalls envoy to South Korea over statue", link="https://x/")
+    )
+    fp, ep = ident.fingerprint, ident.event
+    assert fp._bands is None and ep._keys is None
+    assert fp.bands is fp.bands and ep.keys is ep.keys  # made once
+    assert Fingerprint.decode(fp.encode()).bands == fp.bands
+    assert EventPrint.decode(ep.encode()).keys == ep.keys == event_keys(ep)
+    assert Fingerprint.decode(fp.encode()) == fp  # the kept bands are not compared

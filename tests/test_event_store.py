@@ -233,6 +233,21 @@ def test_only_the_most_recent_stories_of_a_hot_key_are_candidates(
         assert report.stored and report.joined is joins, per_key
 
 
+def test_recent_keeps_the_most_recent_stories_of_each_value_in_id_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lookup's bound, in the store's own query: per value, the `CANDIDATES_PER_KEY`
+    highest ids, ascending (what `ingest.Batch` relies on for its candidates' order)."""
+    monkeypatch.setattr(store_events, "CANDIDATES_PER_KEY", 2)
+    with store.engine.begin() as conn:
+        conn.execute(
+            story_bands.insert(),
+            [{"band": -5, "story_id": sid} for sid in (9, 3, 7, 1)]
+            + [{"band": 2**62, "story_id": 4}],
+        )
+        assert store_events.recent(conn, [-5, 2**62, 8]) == {-5: [7, 9], 2**62: [4]}
+
+
 def test_a_hot_key_in_one_batch_decides_as_one_poll_per_story(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

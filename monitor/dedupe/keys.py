@@ -25,13 +25,14 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from monitor.dedupe.event import EventPrint, event_print
+from monitor.dedupe.event import EventPrint, event_print_of
 from monitor.dedupe.fingerprint import (
     LEAD_WORDS,
     Fingerprint,
-    fingerprint,
-    folded_words,
-    tokens,
+    Folded,
+    content_words,
+    fingerprint_of,
+    folded,
 )
 from monitor.models import Story
 from monitor.urls import identity_url
@@ -49,21 +50,21 @@ class Identity:
     """Guid and link keys."""
     content: str | None
     """The content key, or None when the text is too short to identify the story."""
-    title: str = field(repr=False)
-    text: str = field(repr=False)
-    """What the fingerprint is made of."""
+    words: Folded = field(repr=False, compare=False)
+    """The folded headline and lead: what the content key, the fingerprint and the event
+    print are made of (folded once for the three)."""
 
     @cached_property
     def fingerprint(self) -> Fingerprint:
         """Made on first use: a poll checks every story's keys, but only stories it has not
         seen need a fingerprint (one hash per word: most of what identifying costs)."""
-        return fingerprint(self.title, self.text)
+        return fingerprint_of(self.words)
 
     @cached_property
     def event(self) -> EventPrint:
         """The same-event print (`monitor.dedupe.event`), made on first use like the
         fingerprint: only stories the store has not seen need it."""
-        return event_print(self.title, self.text)
+        return event_print_of(self.words)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -87,14 +88,17 @@ def identify(story: Story) -> Identity:
             ids.append(key)
     # Every word counts here (unlike the fingerprint): exact identity must not lose a "b" or
     # a "not" that tells two items apart.
-    lead = story.text[: LEAD_WORDS * 30]
-    words = folded_words(story.title) + folded_words(lead)[:LEAD_WORDS]
-    enough = len(tokens(story.title)) + len(tokens(lead)) >= MIN_CONTENT_TOKENS
-    content = _digest("content", " ".join(words)) if enough else None
+    words = folded(story.title, story.text)
+    enough = (
+        len(content_words(words.title_words)) + len(content_words(words.lead_words))
+        >= MIN_CONTENT_TOKENS
+    )
+    text = " ".join(words.title_words + words.lead_words[:LEAD_WORDS])
+    content = _digest("content", text) if enough else None
     if not ids and content is None:
         # Neither guid, link nor enough text: the title within its feed is all there is.
         ids.append(_digest("title", story.feed, story.title.casefold()))
-    return Identity(ids=tuple(ids), content=content, title=story.title, text=story.text)
+    return Identity(ids=tuple(ids), content=content, words=words)
 
 
 def _url_key(url: str) -> str:

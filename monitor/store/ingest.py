@@ -124,10 +124,14 @@ class Batch:
         """Band hash or event key -> the stories within the window that have it, oldest first
         (`events.best` looks at the most recent `events.CANDIDATES_PER_KEY`)."""
         self.stored: dict[int, _Entry] = {}
+        self.values: list[tuple[int, ...]] = []
+        """Per item of the batch, its `events.story_values`."""
         self.pending: list[_New] = []
         self.results: list[Ingested] = []
 
     def run(self, items: Sequence[ToIngest]) -> list[Ingested]:
+        # Each story's bands and event keys, computed once: looked up, compared, written.
+        self.values = [events.story_values(i.ident.fingerprint, i.ident.event) for i in items]
         self._lookup(items)
         self.results = [Ingested(stored=False)] * len(items)
         for index, item in enumerate(items):
@@ -138,7 +142,7 @@ class Batch:
                 continue
             fp, ep = item.ident.fingerprint, item.ident.event
             entry = _Entry(fp=fp, order=(1, index), ep=ep)
-            values = events.story_values(fp, ep)
+            values = self.values[index]
             joins = events.best(fp, ep, [self.bands.get(v, []) for v in values])
             self.pending.append(_New(item=item, index=index, entry=entry, joins=joins))
             for key in keys:
@@ -152,21 +156,19 @@ class Batch:
         conn = self.conn
         wanted = sorted({key for item in items for key in item.ident.keys})
         self.keys.update(known_keys(conn, wanted))
-        bands = sorted(
-            {v for i in items for v in events.story_values(i.ident.fingerprint, i.ident.event)}
-        )
-        decoded: dict[int, _Entry] = {}
+        recent = events.recent(conn, sorted({v for values in self.values for v in values}))
+        ids = sorted({story_id for found in recent.values() for story_id in found})
         cutoff = driver_value(conn, stories.c.seen_at, self.cutoff)
-        found = rows_in(conn, events.CANDIDATES, bands, events.CANDIDATES_PER_KEY, cutoff)
-        for band, story_id, cluster_id, text, words in found:
-            entry = decoded.get(story_id)
-            if entry is None:
-                entry = _Entry(Fingerprint.decode(text), (0, story_id), story_id, cluster_id)
-                entry.ep = EventPrint.decode(words) if words is not None else None
-                decoded[story_id] = entry
-            self.bands.setdefault(band, []).append(entry)
-        for entries in self.bands.values():
-            entries.sort(key=_order)
+        decoded: dict[int, _Entry] = {}
+        for story_id, cluster_id, text, words in rows_in(conn, events.STORY_ROWS, ids, cutoff):
+            entry = _Entry(Fingerprint.decode(text), (0, story_id), story_id, cluster_id)
+            entry.ep = EventPrint.decode(words) if words is not None else None
+            decoded[story_id] = entry
+        # Ids ascending: each list is already in `order`, as the batch's stories append to it.
+        for band, found in recent.items():
+            entries = [decoded[story_id] for story_id in found if story_id in decoded]
+            if entries:
+                self.bands[band] = entries
         self.stored = decoded
 
     def _flush(self) -> None:
@@ -207,11 +209,7 @@ class Batch:
         insert_plain(conn, story_keys, ("key", "story_id"), keys)
         _insert_bands(
             conn,
-            [
-                (b, new.entry.story_id or 0)
-                for new in pending
-                for b in events.story_values(new.entry.fp, new.entry.ep)
-            ],
+            [(b, new.entry.story_id or 0) for new in pending for b in self.values[new.index]],
         )
         for new in pending:
             story_id, cluster_id = new.entry.story_id, new.entry.cluster_id
