@@ -1,6 +1,6 @@
 """Near-duplicate detection: quality on labelled corpus pairs, speed of the store at 1M stories.
 
-    python bench/bench_dedupe.py            # full run: 1,000,000 stories stored (~1.5 min)
+    python bench/bench_dedupe.py            # full run: 1,000,000 stories stored (~4 min)
     python bench/bench_dedupe.py --quick    # smoke run: 20,000 stored (~10 s)
     python bench/bench_dedupe.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
                                             # also on PostgreSQL (100,000 stored; a scratch
