@@ -1,24 +1,29 @@
 """Near-duplicate detection: quality on labelled corpus pairs, speed of the store at 1M stories.
 
-    python bench/bench_dedupe.py            # full run: 1,000,000 stories stored (~1.5 min)
+    python bench/bench_dedupe.py            # full run: 1,000,000 stories stored (~4 min)
     python bench/bench_dedupe.py --quick    # smoke run: 20,000 stored (~10 s)
     python bench/bench_dedupe.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
                                             # also on PostgreSQL (100,000 stored; a scratch
                                             # database is created beside the one named)
 
 Quality: every pair in tests/data/dedupe_pairs.tsv (how they were labelled is in its header)
-is judged by `monitor.dedupe.same_story`; precision counts a pair judged "same" as right when
-it is labelled copy or event; recall is given for copies (what near-duplicate detection is
-for) and, separately, for independently written reports of one event.
+is judged by the rule the store runs — `same_story` (near-duplicates) or `same_event`
+(reports of one event, monitor/dedupe/event.py) — next to `same_story` alone; precision counts
+a pair judged "same" as right when it is labelled copy or event; recall is given for copies
+and, separately, for independently written reports of one event. Then the store end to end:
+the whole corpus ingested through `Stories.ingest_many` (one poll per feed file, each capture
+date at its own time), a pair judged "same" when its two stories end in one cluster — for
+several bounds on the candidates fetched per band or event key (`CANDIDATES_PER_KEY`).
 
 Speed: the store's own path, what `monitor.poll.ingest_stories` runs — `Stories.status` (the
 batched "seen?" check), then `Stories.ingest_many` (keys, LSH band lookup, verification,
-insert of the story, its keys and bands, in one transaction per poll) — on a SQLite file
-(the default store) that already holds N stories with 3 identity keys and 16 band hashes each.
-Those are bulk-loaded by SQL in a child process: random keys and band hashes (other stories),
-the fingerprints of corpus stories as their stored text, all seen within the dedupe window (so
-every band hit is a candidate to verify). Timed, each with the WAL checkpoint that follows it
-(no write is left unpaid):
+insert of the story, its keys, bands and event keys, in one transaction per poll) — on a
+SQLite file (the default store) that already holds N stories with 3 identity keys, 16 band
+hashes and as many event keys as a corpus story has (9.3 on average). Those are bulk-loaded
+by SQL in a child process: random keys, band hashes and event keys (other stories), the
+fingerprints and event words of corpus stories as their stored text, all seen within the
+dedupe window (so every band hit is a candidate to verify). Timed, each with the WAL
+checkpoint that follows it (no write is left unpaid):
 
 * round 1: the corpus' stories, one poll (one `ingest_many`) per feed file, as new stories;
 * round 2: a copy of each under a new link and a changed headline: every one is found by its
@@ -59,10 +64,19 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from monitor.dedupe import Identity, fingerprint, identify, same_story  # noqa: E402
+from monitor.dedupe import (  # noqa: E402
+    Identity,
+    event_keys,
+    event_print,
+    fingerprint,
+    identify,
+    same_event,
+    same_story,
+)
 from monitor.models import Story  # noqa: E402
 from monitor.parse import parse_feed  # noqa: E402
 from monitor.store import Store  # noqa: E402
+from monitor.store import events as store_events  # noqa: E402
 from monitor.store.db import CACHE_KIB, WAL_CHECKPOINT_BYTES  # noqa: E402
 from monitor.store.ingest import Status, ToIngest  # noqa: E402
 from monitor.store.stories import DEFAULT_WINDOW  # noqa: E402
@@ -72,6 +86,9 @@ PAIRS = ROOT / "tests" / "data" / "dedupe_pairs.tsv"
 NOW = datetime(2024, 12, 21, 19, 0, tzinfo=UTC)
 KEYS_PER_STORY = 3
 BANDS_PER_STORY = 16
+Print = tuple[str, str, int]
+"""A corpus story as the bulk load stores it: its encoded fingerprint and event words, and how
+many event keys it has (rows of story_bands besides the bands)."""
 
 
 def load_corpus() -> dict[str, list[Story]]:
@@ -83,26 +100,92 @@ def load_corpus() -> dict[str, list[Story]]:
 
 def quality(corpus: dict[str, list[Story]]) -> None:
     by_title = {(name, s.title): s for name, items in corpus.items() for s in items}
-    tp = fp = 0
-    found: dict[str, list[int]] = {}
+    found: dict[str, list[tuple[bool, bool]]] = {}
+    for label, how, a, b in labelled_pairs(by_title):
+        near = same_story(fingerprint(a.title, a.text), fingerprint(b.title, b.text))
+        event = same_event(event_print(a.title, a.text), event_print(b.title, b.text))
+        found.setdefault(f"{label}/{how}", []).append((near, near or event))
+    print("quality (tests/data/dedupe_pairs.tsv); judged same by same_story alone | by the")
+    print("store's rule, same_story or same_event")
+    for key, hits in sorted(found.items()):
+        near, rule = (sum(h[0] for h in hits), sum(h[1] for h in hits))
+        print(f"  {key:<16} {len(hits):4d} pairs, judged same: {near:4d} | {rule:4d}")
+    for which, name in ((0, "same_story alone"), (1, "same_story or same_event (the store)")):
+        print(f"  {name}:")
+        _summary({k: [h[which] for h in hits] for k, hits in found.items()})
+
+
+def labelled_pairs(by_title: dict[tuple[str, str], Story]) -> list[tuple[str, str, Story, Story]]:
+    pairs = []
     for line in PAIRS.read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or not line.strip():
             continue
         label, how, fa, ta, fb, tb = line.split("\t")
-        a, b = by_title[(fa, ta)], by_title[(fb, tb)]
-        same = same_story(fingerprint(a.title, a.text), fingerprint(b.title, b.text))
-        found.setdefault(f"{label}/{how}", []).append(same)
-        if same:
-            tp += label != "diff"
-            fp += label == "diff"
-    print("quality (tests/data/dedupe_pairs.tsv)")
-    for key, hits in sorted(found.items()):
-        print(f"  {key:<16} {len(hits):4d} pairs, judged same: {sum(hits):4d}")
+        pairs.append((label, how, by_title[(fa, ta)], by_title[(fb, tb)]))
+    return pairs
+
+
+def _summary(found: dict[str, list[bool]]) -> None:
+    tp = sum(sum(hits) for key, hits in found.items() if not key.startswith("diff"))
+    fp = sum(sum(hits) for key, hits in found.items() if key.startswith("diff"))
     copies = found["copy/hand"] + found["copy/same-link"]
-    print(f"  precision (same = copy or event): {tp / max(1, tp + fp):.3f}")
-    print(f"  recall, copies (all):             {sum(copies) / len(copies):.3f}")
-    print(f"  recall, copies (hand, new links): {_rate(found['copy/hand'])}")
-    print(f"  recall, same event, rewritten:    {_rate(found['event/hand'])}")
+    positives = copies + found["event/hand"]
+    print(f"    precision (same = copy or event): {tp / max(1, tp + fp):.3f}")
+    print(f"    recall, copies and events:        {_rate(positives)}")
+    print(f"    recall, copies (all):             {_rate(copies)}")
+    print(f"    recall, same event, rewritten:    {_rate(found['event/hand'])}")
+
+
+def store_quality(corpus: dict[str, list[Story]], bounds: tuple[int, ...]) -> None:
+    """The labelled pairs judged by the store itself: same cluster after ingesting the corpus."""
+    print("  the store end to end (corpus ingested, pair same = one cluster), per bound K on")
+    print("  the stories fetched per band or event key:")
+    default = store_events.CANDIDATES_PER_KEY
+    by_title = {(name, s.title): s for name, items in corpus.items() for s in items}
+    pairs = labelled_pairs(by_title)
+    try:
+        for bound in bounds:
+            store_events.CANDIDATES_PER_KEY = bound
+            cluster = _ingest_corpus(corpus)
+            found: dict[str, list[bool]] = {}
+            for label, how, a, b in pairs:
+                same = cluster[id(a)] == cluster[id(b)]
+                found.setdefault(f"{label}/{how}", []).append(same)
+            tp = sum(sum(h) for k, h in found.items() if not k.startswith("diff"))
+            fp = sum(sum(h) for k, h in found.items() if k.startswith("diff"))
+            positives = found["copy/hand"] + found["copy/same-link"] + found["event/hand"]
+            mark = " (CANDIDATES_PER_KEY)" if bound == default else ""
+            print(
+                f"    K = {bound}{mark}: precision {tp / max(1, tp + fp):.3f}, recall "
+                f"{_rate(positives)}, events {_rate(found['event/hand'])}, diff judged same "
+                f"{fp}/{len(found['diff/hand']) + len(found['diff/random'])}"
+            )
+    finally:
+        store_events.CANDIDATES_PER_KEY = default
+
+
+def _ingest_corpus(corpus: dict[str, list[Story]]) -> dict[int, int]:
+    """id(story) -> its cluster, after one poll per feed file, capture dates in order."""
+    cluster: dict[int, int] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-quality-") as work:
+        store = Store.open(f"sqlite:///{work}/q.db")
+        try:
+            by_key: dict[str, int] = {}
+            for name in sorted(corpus, key=lambda n: (n.rsplit("_", 2)[1], n)):
+                day = datetime.fromisoformat(name.rsplit("_", 2)[1]).replace(hour=12, tzinfo=UTC)
+                idents = [(s, identify(s)) for s in corpus[name]]
+                results = store.stories.ingest_many(
+                    [ToIngest(story=s, ident=i, alerts=()) for s, i in idents], day
+                )
+                for (s, ident), result in zip(idents, results, strict=True):
+                    if result.cluster_id is not None:
+                        for key in ident.keys:
+                            by_key.setdefault(key, result.cluster_id)
+                    found = [by_key[k] for k in ident.keys if k in by_key]
+                    cluster[id(s)] = found[0] if found else -id(s)
+        finally:
+            store.close()
+    return cluster
 
 
 def _rate(hits: list[int]) -> str:
@@ -112,7 +195,7 @@ def _rate(hits: list[int]) -> str:
 # --- bulk loading -------------------------------------------------------------------------
 
 
-def bulk_load_sqlite(path: str, n: int, prints: list[str]) -> None:
+def bulk_load_sqlite(path: str, n: int, prints: list[Print]) -> None:
     """Fill a fresh store file (schema created by `Store.open`) with `n` stories, in SQL."""
     start = NOW - DEFAULT_WINDOW
     step = (DEFAULT_WINDOW.total_seconds() - 60) / n
@@ -122,16 +205,22 @@ def bulk_load_sqlite(path: str, n: int, prints: list[str]) -> None:
     db.execute("BEGIN")
     # The story_id index of the keys is rebuilt at the end (sorting once beats n inserts).
     db.execute("DROP INDEX ix_story_keys_story_id")
-    db.execute("CREATE TEMP TABLE prints (i INTEGER PRIMARY KEY, text TEXT)")
-    db.executemany("INSERT INTO prints VALUES (?, ?)", enumerate(prints))
+    db.execute(
+        "CREATE TEMP TABLE prints (i INTEGER PRIMARY KEY, text TEXT, words TEXT, keys INTEGER)"
+    )
+    db.executemany(
+        "INSERT INTO prints VALUES (?, ?, ?, ?)", [(i, *p) for i, p in enumerate(prints)]
+    )
     db.execute(
         """
         WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n)
-        INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, fingerprint)
+        INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, fingerprint,
+                             event_words)
         SELECT i, 'bulk-' || (i % 500), 'https://bulk.example/' || i,
                'https://bulk.example/' || i, 'bulk story ' || i,
                strftime('%Y-%m-%d %H:%M:%f', :start, '+' || (i * :step) || ' seconds') || '000',
-               i, (SELECT text FROM prints WHERE prints.i = k.i % :count)
+               i, (SELECT text FROM prints WHERE prints.i = k.i % :count),
+               (SELECT words FROM prints WHERE prints.i = k.i % :count)
         FROM k
         """,
         {
@@ -155,10 +244,16 @@ def bulk_load_sqlite(path: str, n: int, prints: list[str]) -> None:
     db.execute(
         """
         CREATE TEMP TABLE bands AS
-        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :per)
-        SELECT random() AS band, s.id AS story_id FROM stories s, k
+        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :most)
+        SELECT random() AS band, s.id AS story_id
+        FROM stories s JOIN prints p ON p.i = s.id % :count, k
+        WHERE k.i <= :bands + p.keys
         """,
-        {"per": BANDS_PER_STORY},
+        {
+            "most": BANDS_PER_STORY + max(p[2] for p in prints),
+            "bands": BANDS_PER_STORY,
+            "count": len(prints),
+        },
     )
     db.execute(
         "INSERT OR IGNORE INTO story_bands SELECT band, story_id FROM bands ORDER BY band, story_id"
@@ -175,7 +270,7 @@ def bulk_load_sqlite(path: str, n: int, prints: list[str]) -> None:
     os.close(fd)
 
 
-def bulk_load_postgres(url: str, n: int, prints: list[str]) -> None:
+def bulk_load_postgres(url: str, n: int, prints: list[Print]) -> None:
     """The same as `bulk_load_sqlite` on PostgreSQL: constraints dropped, rows, constraints."""
     engine = create_engine(url)
     start = NOW - DEFAULT_WINDOW
@@ -200,16 +295,19 @@ def bulk_load_postgres(url: str, n: int, prints: list[str]) -> None:
         conn.execute(
             text(
                 "INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, "
-                "fingerprint) SELECT i, 'bulk-' || (i % 500), 'https://bulk.example/' || i, "
+                "fingerprint, event_words) SELECT i, 'bulk-' || (i % 500), "
+                "'https://bulk.example/' || i, "
                 "'https://bulk.example/' || i, 'bulk story ' || i, "
                 ":start + i * ((:window - interval '1 minute') / :n), i, "
-                "(CAST(:prints AS text[]))[1 + i % :count] FROM generate_series(1, :n) i"
+                "(CAST(:prints AS text[]))[1 + i % :count], "
+                "(CAST(:words AS text[]))[1 + i % :count] FROM generate_series(1, :n) i"
             ),
             {
                 "n": n,
                 "start": start,
                 "window": DEFAULT_WINDOW,
-                "prints": prints,
+                "prints": [p[0] for p in prints],
+                "words": [p[1] for p in prints],
                 "count": len(prints),
             },
         )
@@ -225,9 +323,10 @@ def bulk_load_postgres(url: str, n: int, prints: list[str]) -> None:
         conn.execute(
             text(
                 "INSERT INTO story_bands SELECT (random() * 2 - 1) * 9.2e18, s.id "
-                "FROM stories s, generate_series(1, :per)"
+                "FROM stories s, "
+                "generate_series(1, :bands + (CAST(:keys AS int[]))[1 + s.id % :count])"
             ),
-            {"per": BANDS_PER_STORY},
+            {"bands": BANDS_PER_STORY, "keys": [p[2] for p in prints], "count": len(prints)},
         )
         for table, name, definition in reversed(constraints):
             conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
@@ -254,7 +353,7 @@ def postgres_database(server: str) -> Iterator[str]:
         admin.dispose()
 
 
-def load_in_child(url: str, n: int, prints: list[str], workdir: str) -> float:
+def load_in_child(url: str, n: int, prints: list[Print], workdir: str) -> float:
     """Bulk-load in a child process (its memory is not this one's); returns seconds taken."""
     Store.open(url).close()  # the schema, exactly as the store creates it
     job = Path(workdir) / "prints.json"
@@ -317,8 +416,9 @@ def timed_identify(
 ) -> tuple[list[list[tuple[Story, Identity]]], float]:
     start = time.perf_counter()
     polls = [[(s, identify(s)) for s in items] for items in feeds.values()]
-    # The fingerprints are made here, not inside the store's timing (identify makes them lazily).
-    _ = [ident.fingerprint for poll in polls for _, ident in poll]
+    # The fingerprints and event prints, with their bands and event keys, are made here, not
+    # in the store's timing (identify makes them lazily).
+    _ = [(ident.fingerprint.bands, ident.event.keys) for poll in polls for _, ident in poll]
     return polls, time.perf_counter() - start
 
 
@@ -364,9 +464,10 @@ def store_speed(
         store.close()
 
 
-def sqlite_alone(path: Path, stories: int, per_commit: int = 50) -> float:
-    """The same writes with no Python in the way: only the random band and key inserts, in
-    transactions of `per_commit` stories, under the store's pragmas; returns stories/s."""
+def sqlite_alone(path: Path, stories: int, rows: int, per_commit: int = 50) -> float:
+    """The same writes with no Python in the way: only the random band and event key inserts
+    (`rows` per story) and key inserts, in transactions of `per_commit` stories, under the
+    store's pragmas; returns stories/s."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
@@ -379,7 +480,7 @@ def sqlite_alone(path: Path, stories: int, per_commit: int = 50) -> float:
         bands, keys = [], []
         for _ in range(per_commit):
             story_id += 1
-            bands += [(bits(63), story_id) for _ in range(BANDS_PER_STORY)]
+            bands += [(bits(63), story_id) for _ in range(rows)]
             keys += [(f"{bits(160):040x}", story_id) for _ in range(KEYS_PER_STORY)]
         db.execute("BEGIN")
         db.executemany("INSERT INTO story_bands VALUES (?, ?)", bands)
@@ -399,7 +500,11 @@ def speed(
     corpus: dict[str, list[Story]], stored: int, baseline_n: int, singles: int, pg: str | None
 ) -> None:
     stories = [s for items in corpus.values() for s in items]
-    prints = [identify(s).fingerprint.encode() for s in stories]
+    prints = [
+        (i.fingerprint.encode(), i.event.encode(), len(event_keys(i.event)))
+        for i in map(identify, stories)
+    ]
+    event_rows = sum(p[2] for p in prints) / len(prints)
     print(
         f"\nspeed: the store path (Stories.status + ingest_many), {len(stories):,} corpus "
         f"stories in {len(corpus)} polls, WAL checkpoint included"
@@ -411,7 +516,8 @@ def speed(
         size = sum(f.stat().st_size for f in Path(work).glob("big.db*"))
         print(
             f"  SQLite file with {stored:,} stories ({KEYS_PER_STORY * stored:,} keys, "
-            f"{BANDS_PER_STORY * stored:,} bands) bulk-loaded in {seconds:.0f} s: "
+            f"{BANDS_PER_STORY * stored:,} bands, {event_rows * stored:,.0f} event keys) "
+            f"bulk-loaded in {seconds:.0f} s: "
             f"{size / 1e9:.2f} GB, {size / stored:,.0f} bytes/story"
         )
         before = rss_mb()
@@ -423,12 +529,15 @@ def speed(
         )
         print(
             f"  SQLite alone, the same random band and key inserts without Python or lookups "
-            f"(50 stories per transaction): {sqlite_alone(path, 4_000):,.0f} stories/s"
+            f"(50 stories per transaction, {BANDS_PER_STORY + event_rows:.1f} rows of story_bands "
+            f"per story): {sqlite_alone(path, 4_000, round(BANDS_PER_STORY + event_rows)):,.0f} "
+            f"stories/s"
         )
         for f in Path(work).glob("big.db*"):
             f.unlink()
 
         pool = [identify(stories[i % len(stories)]).fingerprint for i in range(baseline_n)]
+        # (pairwise same_story only: the baseline of near-duplicate retrieval, as before)
         queries = [identify(s).fingerprint for s in stories[:300]]
         start = time.perf_counter()
         for fp in queries:
@@ -457,7 +566,7 @@ def speed(
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--load":
         url, n, job = sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-        prints = json.loads(job.read_text(encoding="utf-8"))
+        prints = [(p[0], p[1], p[2]) for p in json.loads(job.read_text(encoding="utf-8"))]
         if url.startswith("sqlite:///"):
             bulk_load_sqlite(url.removeprefix("sqlite:///"), n, prints)
         else:
@@ -470,6 +579,7 @@ def main() -> None:
     random.seed(1)
     corpus = load_corpus()
     quality(corpus)
+    store_quality(corpus, (1, 2, 3, 5, store_events.CANDIDATES_PER_KEY))
     if args.quick:
         speed(corpus, 20_000, 2_000, 200, args.postgres)
     else:

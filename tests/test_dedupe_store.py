@@ -23,6 +23,7 @@ from monitor.models import Hit, Match, Story
 from monitor.parse import parse_feed
 from monitor.poll import PollContext, ingest_stories
 from monitor.store import NewAlert, Store
+from monitor.store.events import story_values
 from monitor.store.ingest import Status, ToIngest
 from monitor.store.schema import alerts, stories, story_bands, story_keys
 
@@ -334,16 +335,20 @@ def band_rows(store: Store) -> set[tuple[int, int]]:
 def test_bands_follow_the_stored_text_and_go_with_prune(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A story's band rows are always the bands of its stored fingerprint: an edit replaces
-    them (a copy of the new text finds it), and prune deletes them by key (no index on
-    story_id, no cascade: see schema.story_bands)."""
+    """A story's band rows are always the bands (and event keys) of its stored text: an edit
+    replaces them (a copy of the new text finds it), and prune deletes them by key (no index
+    on story_id, no cascade: see schema.story_bands)."""
     base = MUSK_MEETS_SCHOLZ
     [first] = store.stories.ingest_many(batch_items([base]), NOW)
-    assert band_rows(store) == {(b, first.cluster_id) for b in identify(base).fingerprint.bands}
+    ident = identify(base)
+    assert band_rows(store) == {
+        (b, first.cluster_id) for b in story_values(ident.fingerprint, ident.event)
+    }
     retitled, copy = _edited_and_copied(base)
     assert store.stories.status([identify(retitled)]) == [Status.CHANGED]
     store.stories.ingest_many(batch_items([retitled]), NOW)
-    new_bands = identify(retitled).fingerprint.bands
+    new = identify(retitled)
+    new_bands = story_values(new.fingerprint, new.event)
     assert band_rows(store) == {(b, first.cluster_id) for b in new_bands}
     [joined] = store.stories.ingest_many(batch_items([copy]), NOW)
     assert joined.joined and joined.cluster_id == first.cluster_id

@@ -167,6 +167,7 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
     old = v1_schema()
     old.create_all(engine)
     with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE stories DROP COLUMN event_words"))  # v3 added it
         sid = conn.execute(
             old.tables["stories"].insert(),
             {
@@ -191,6 +192,7 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
         opened = Store.open(store_url)
         columns = {c["name"] for c in inspect(opened.engine).get_columns("story_bands")}
         assert columns == {"band", "story_id"}
+        assert "event_words" in {c["name"] for c in inspect(opened.engine).get_columns("stories")}
         assert inspect(opened.engine).get_foreign_keys("story_bands") == []
         if opened.engine.dialect.name == "sqlite":
             with opened.engine.connect() as conn:

@@ -25,13 +25,14 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from monitor.dedupe.event import EventPrint, event_print_of
 from monitor.dedupe.fingerprint import (
     LEAD_WORDS,
     Fingerprint,
+    Folded,
     content_words,
     fingerprint_of,
-    folded_words,
-    lead_text,
+    folded,
 )
 from monitor.models import Story
 from monitor.urls import identity_url
@@ -42,22 +43,28 @@ MIN_CONTENT_TOKENS = 6
 
 @dataclass(frozen=True, kw_only=True)
 class Identity:
-    """Everything dedupe knows about one story: exact keys and the near-duplicate fingerprint."""
+    """Everything dedupe knows about one story: exact keys, the near-duplicate fingerprint and
+    the event print."""
 
     ids: tuple[str, ...]
     """Guid and link keys."""
     content: str | None
     """The content key, or None when the text is too short to identify the story."""
-    title_tokens: tuple[str, ...] = field(repr=False)
-    lead_tokens: tuple[str, ...] = field(repr=False)
-    """What the fingerprint is made of: the content words (`fingerprint.tokens`) of the title
-    and of the lead, folded once for both the content key and the fingerprint."""
+    words: Folded = field(repr=False, compare=False)
+    """The folded headline and lead: what the content key, the fingerprint and the event
+    print are made of (folded once for the three)."""
 
     @cached_property
     def fingerprint(self) -> Fingerprint:
         """Made on first use: a poll checks every story's keys, but only stories it has not
-        seen need a fingerprint (one hash per word pair: most of what identifying costs)."""
-        return fingerprint_of(self.title_tokens, self.lead_tokens)
+        seen need a fingerprint (one hash per word: most of what identifying costs)."""
+        return fingerprint_of(self.words)
+
+    @cached_property
+    def event(self) -> EventPrint:
+        """The same-event print (`monitor.dedupe.event`), made on first use like the
+        fingerprint: only stories the store has not seen need it."""
+        return event_print_of(self.words)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -81,22 +88,17 @@ def identify(story: Story) -> Identity:
             ids.append(key)
     # Every word counts here (unlike the fingerprint): exact identity must not lose a "b" or
     # a "not" that tells two items apart.
-    title_words = folded_words(story.title)
-    lead_words = folded_words(lead_text(story.text))
-    title_tokens = content_words(title_words)
-    lead_tokens = content_words(lead_words)
-    words = title_words + lead_words[:LEAD_WORDS]
-    enough = len(title_tokens) + len(lead_tokens) >= MIN_CONTENT_TOKENS
-    content = _digest("content", " ".join(words)) if enough else None
+    words = folded(story.title, story.text)
+    enough = (
+        len(content_words(words.title_words)) + len(content_words(words.lead_words))
+        >= MIN_CONTENT_TOKENS
+    )
+    text = " ".join(words.title_words + words.lead_words[:LEAD_WORDS])
+    content = _digest("content", text) if enough else None
     if not ids and content is None:
         # Neither guid, link nor enough text: the title within its feed is all there is.
         ids.append(_digest("title", story.feed, story.title.casefold()))
-    return Identity(
-        ids=tuple(ids),
-        content=content,
-        title_tokens=tuple(title_tokens),
-        lead_tokens=tuple(lead_tokens[:LEAD_WORDS]),
-    )
+    return Identity(ids=tuple(ids), content=content, words=words)
 
 
 def _url_key(url: str) -> str:

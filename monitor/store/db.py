@@ -139,7 +139,8 @@ def rows_in(
     for start in range(0, len(values), IN_CHUNK):
         chunk = values[start : start + IN_CHUNK]
         sql = query.format(marks=", ".join([mark] * len(chunk)), mark=mark)
-        yield from conn.exec_driver_sql(sql, (*chunk, *params))
+        # All rows at once: iterating a result fetches them one by one (a call per row).
+        yield from conn.exec_driver_sql(sql, (*chunk, *params)).fetchall()
 
 
 def placeholder(conn: Connection) -> str:

@@ -15,9 +15,9 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from monitor.dedupe import Fingerprint, Identity, same_story
-from monitor.dedupe.fingerprint import jaccard
+from monitor.dedupe import EventPrint, Fingerprint, Identity
 from monitor.models import Story
+from monitor.store import events
 from monitor.store.db import (
     dialect_insert,
     driver_value,
@@ -90,6 +90,8 @@ class _Entry:
     """Which of two equally similar candidates wins: stored ones by id, then the batch's."""
     story_id: int | None = None
     cluster_id: int | None = None
+    ep: EventPrint | None = None
+    """Its event print (None: stored before same-event clustering, see `events`)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -100,7 +102,7 @@ class _New:
     index: int
     entry: _Entry
     joins: _Entry | None
-    """The near-duplicate whose cluster it joins (None: it starts its own)."""
+    """The near-duplicate or same-event story whose cluster it joins (None: its own)."""
 
 
 class Batch:
@@ -120,12 +122,17 @@ class Batch:
         self.keys: dict[str, int | _Entry | None] = {}
         """Identity key -> stored story id (None: a tombstone), or a story of this batch."""
         self.bands: dict[int, list[_Entry]] = {}
-        """Band hash -> the stories within the window that have it."""
+        """Band hash or event key -> the stories within the window that have it, oldest first
+        (`events.best` looks at the most recent `events.CANDIDATES_PER_KEY`)."""
         self.stored: dict[int, _Entry] = {}
+        self.values: list[tuple[int, ...]] = []
+        """Per item of the batch, its `events.story_values`."""
         self.pending: list[_New] = []
         self.results: list[Ingested] = []
 
     def run(self, items: Sequence[ToIngest]) -> list[Ingested]:
+        # Each story's bands and event keys, computed once: looked up, compared, written.
+        self.values = [events.story_values(i.ident.fingerprint, i.ident.event) for i in items]
         self._lookup(items)
         self.results = [Ingested(stored=False)] * len(items)
         for index, item in enumerate(items):
@@ -134,12 +141,14 @@ class Batch:
                 self._flush()
                 self.results[index] = self._known(item)
                 continue
-            fp = item.ident.fingerprint
-            entry = _Entry(fp=fp, order=(1, index))
-            self.pending.append(_New(item=item, index=index, entry=entry, joins=self._best(fp)))
+            fp, ep = item.ident.fingerprint, item.ident.event
+            entry = _Entry(fp=fp, order=(1, index), ep=ep)
+            values = self.values[index]
+            joins = events.best(fp, ep, [self.bands.get(v, []) for v in values])
+            self.pending.append(_New(item=item, index=index, entry=entry, joins=joins))
             for key in keys:
                 self.keys[key] = entry
-            for band in fp.bands:
+            for band in values:
                 self.bands.setdefault(band, []).append(entry)
         self._flush()
         return self.results
@@ -148,41 +157,20 @@ class Batch:
         conn = self.conn
         wanted = sorted({key for item in items for key in item.ident.keys})
         self.keys.update(known_keys(conn, wanted))
-        bands = sorted({band for item in items for band in item.ident.fingerprint.bands})
-        decoded: dict[int, _Entry] = {}
+        recent = events.recent(conn, sorted({v for values in self.values for v in values}))
+        ids = sorted({story_id for found in recent.values() for story_id in found})
         cutoff = driver_value(conn, stories.c.seen_at, self.cutoff)
-        query = (
-            "SELECT b.band, s.id, s.cluster_id, s.fingerprint FROM story_bands b "
-            "JOIN stories s ON s.id = b.story_id WHERE b.band IN ({marks}) AND s.seen_at >= {mark}"
-        )
-        for band, story_id, cluster_id, text in rows_in(conn, query, bands, cutoff):
-            entry = decoded.get(story_id)
-            if entry is None:
-                entry = _Entry(Fingerprint.decode(text), (0, story_id), story_id, cluster_id)
-                decoded[story_id] = entry
-            self.bands.setdefault(band, []).append(entry)
-        for entries in self.bands.values():
-            entries.sort(key=_order)
+        decoded: dict[int, _Entry] = {}
+        for story_id, cluster_id, text, words in rows_in(conn, events.STORY_ROWS, ids, cutoff):
+            entry = _Entry(Fingerprint.decode(text), (0, story_id), story_id, cluster_id)
+            entry.ep = EventPrint.decode(words) if words is not None else None
+            decoded[story_id] = entry
+        # Ids ascending: each list is already in `order`, as the batch's stories append to it.
+        for band, found in recent.items():
+            entries = [decoded[story_id] for story_id in found if story_id in decoded]
+            if entries:
+                self.bands[band] = entries
         self.stored = decoded
-
-    def _best(self, fp: Fingerprint) -> _Entry | None:
-        """The most similar near-duplicate (title overlap; the earliest on a tie), if any."""
-        best: tuple[float, _Entry] | None = None
-        seen: set[int] = set()
-        for band in fp.bands:
-            for entry in self.bands.get(band, ()):
-                if id(entry) in seen:
-                    continue
-                seen.add(id(entry))
-                if same_story(fp, entry.fp):
-                    score = jaccard(fp.title, entry.fp.title)
-                    if (
-                        best is None
-                        or score > best[0]
-                        or (score == best[0] and entry.order < best[1].order)
-                    ):
-                        best = (score, entry)
-        return best[1] if best else None
 
     def _flush(self) -> None:
         """Write the pending new stories: rows, cluster ids, keys, bands, then their alerts."""
@@ -202,6 +190,7 @@ class Batch:
                 # the batch: known once the ids are (below).
                 "cluster_id": new.joins.cluster_id if new.joins and new.joins.story_id else None,
                 "fingerprint": new.entry.fp.encode(),
+                "event_words": new.item.ident.event.encode(),
             }
             for new in pending
         ]
@@ -223,7 +212,9 @@ class Batch:
             )
         keys = [(key, sid) for new, sid, _ in written for key in new.item.ident.keys]
         insert_plain(conn, story_keys, ("key", "story_id"), keys)
-        _insert_bands(conn, [(band, sid) for new, sid, _ in written for band in new.entry.fp.bands])
+        _insert_bands(
+            conn, [(band, sid) for new, sid, _ in written for band in self.values[new.index]]
+        )
         for new, story_id, cluster_id in written:
             count = _record_matches(conn, story_id, cluster_id, new.item.alerts, set(), now)
             self.results[new.index] = Ingested(
@@ -250,17 +241,25 @@ class Batch:
         # Same guid or link, new text: a correction or an update.
         conn = self.conn
         row = conn.execute(
-            select(stories.c.cluster_id, stories.c.seen_at, stories.c.fingerprint).where(
-                stories.c.id == story_id
-            )
+            select(
+                stories.c.cluster_id,
+                stories.c.seen_at,
+                stories.c.fingerprint,
+                stories.c.event_words,
+            ).where(stories.c.id == story_id)
         ).one()
         cluster_id = row.cluster_id
         conn.execute(
             update(stories)
             .where(stories.c.id == story_id)
-            .values(title=item.story.title, fingerprint=ident.fingerprint.encode())
+            .values(
+                title=item.story.title,
+                fingerprint=ident.fingerprint.encode(),
+                event_words=ident.event.encode(),
+            )
         )
-        self._rebanded(story_id, row.cluster_id, row.seen_at, row.fingerprint, ident.fingerprint)
+        old_values = events.stored_values(row.fingerprint, row.event_words)
+        self._rebanded(story_id, row.cluster_id, row.seen_at, old_values, ident)
         before = set(
             conn.execute(
                 select(story_matches.c.watchlist).where(story_matches.c.story_id == story_id)
@@ -270,24 +269,31 @@ class Batch:
         return Ingested(stored=True, alerts=count, cluster_id=cluster_id, joined=True)
 
     def _rebanded(
-        self, story_id: int, cluster_id: int, seen_at: datetime, old: str | None, fp: Fingerprint
+        self,
+        story_id: int,
+        cluster_id: int,
+        seen_at: datetime,
+        before: Sequence[int],
+        ident: Identity,
     ) -> None:
-        """An edited story's bands become those of its new text, in the store and in the
-        batch's view of it, so that prune finds them (`schema.story_bands`) and later stories
-        find the text they will be compared with."""
-        before = Fingerprint.decode(old).bands if old else ()
-        delete_bands(self.conn, [(band, story_id) for band in dict.fromkeys(before)])
-        _insert_bands(self.conn, [(band, story_id) for band in fp.bands])
+        """An edited story's bands and event keys (`before`: those of its stored text) become
+        those of its new text, in the store and in the batch's view of it, so that prune
+        finds them (`schema.story_bands`) and later stories find the text they will be
+        compared with."""
+        fp, ep = ident.fingerprint, ident.event
+        after = events.story_values(fp, ep)
+        delete_bands(self.conn, [(band, story_id) for band in before])
+        _insert_bands(self.conn, [(band, story_id) for band in after])
         entry = self.stored.get(story_id)
         if entry is None:
             entry = _Entry(fp, (0, story_id), story_id, cluster_id)
             self.stored[story_id] = entry
-        entry.fp = fp
+        entry.fp, entry.ep = fp, ep
         for band in before:
             if entry in self.bands.get(band, ()):
                 self.bands[band].remove(entry)
         if seen_at >= self.cutoff:  # what a lookup of its bands would find now
-            for band in fp.bands:
+            for band in after:
                 found = self.bands.setdefault(band, [])
                 if entry not in found:
                     found.append(entry)

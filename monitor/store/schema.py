@@ -82,6 +82,9 @@ stories = Table(
     # Near-duplicates share a cluster: the id of the cluster's first story (see dedupe/).
     Column("cluster_id", _Id, index=True),
     Column("fingerprint", Text),  # monitor.dedupe.Fingerprint.encode()
+    # monitor.dedupe.EventPrint.encode(): NULL for stories stored before same-event clustering
+    # (they have no event keys either; see monitor/store/events.py).
+    Column("event_words", Text),
     Index("ix_stories_seen_at", "seen_at"),
 )
 
@@ -102,7 +105,9 @@ story_keys = Table(
 # small as it can be and touches one B-tree only (bench/bench_dedupe.py): no seen_at (the
 # window is checked on the joined story), no index on story_id and no foreign key (whose
 # ON DELETE would need one). The rows of a story are always `Fingerprint.bands` of its stored
-# fingerprint (an edit replaces them), so `Stories.prune` deletes them by primary key.
+# fingerprint plus the `event_keys` of its stored event words (an edit replaces them), so
+# `Stories.prune` deletes them by primary key. Event keys share the table (and the lookup) with
+# the bands: one query and one B-tree per poll; see monitor/store/events.py.
 story_bands = Table(
     "story_bands",
     metadata,

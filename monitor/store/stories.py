@@ -7,8 +7,10 @@ transaction, one key lookup and one band lookup for the batch, each table writte
 same decisions as one story at a time, 2-3x faster (bench/bench_dedupe.py).
 
 Near-duplicates (`monitor.dedupe.same_story`) seen within the dedupe window join the cluster
-of the earlier story; an alert is unique per (watchlist, cluster), so a watchlist alerts once
-per story however many outlets carry it. The cluster remembers every outlet (`also_in`).
+of the earlier story, and so do other outlets' own reports of the same event
+(`monitor.dedupe.same_event`, when no near-duplicate is found: `monitor.store.events`); an
+alert is unique per (watchlist, cluster), so a watchlist alerts once per event however many
+outlets carry it. The cluster remembers every outlet (`also_in`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from monitor.dedupe import Fingerprint, Identity
+from monitor.dedupe import Identity
 from monitor.models import Story
 from monitor.store.db import IN_CHUNK, Database
+from monitor.store.events import stored_values
 from monitor.store.ingest import (
     Batch,
     Ingested,
@@ -39,7 +42,7 @@ from monitor.store.schema import (
 
 DEFAULT_WINDOW = timedelta(hours=72)
 PRUNE_CHUNK = 1000
-"""Stories whose bands `prune` computes and deletes at once."""
+"""Stories whose bands and event keys `prune` computes and deletes at once."""
 
 
 class Stories:
@@ -112,17 +115,18 @@ class Stories:
     def prune(self, now: datetime, horizon: timedelta) -> int:
         """Forget stories first seen before `now - horizon`; returns how many went.
 
-        Their bands, matches, alerts and deliveries go with them; their identity keys stay as
-        tombstones (story_id NULL), so a feed that re-serves an old item does not make it new.
-        Bands are deleted by primary key, computed from each story's stored fingerprint (they
-        have no index on story_id: see `schema.story_bands`).
+        Their bands and event keys, matches, alerts and deliveries go with them; their
+        identity keys stay as tombstones (story_id NULL), so a feed that re-serves an old item
+        does not make it new. Bands and event keys are deleted by primary key, computed from
+        each story's stored fingerprint and event words (they have no index on story_id: see
+        `schema.story_bands`).
         """
         cutoff = now - horizon
         with self._db.transaction() as conn:
             after = 0
             while True:  # a chunk at a time: a first prune after months may meet millions
                 chunk = conn.execute(
-                    select(stories.c.id, stories.c.fingerprint)
+                    select(stories.c.id, stories.c.fingerprint, stories.c.event_words)
                     .where(stories.c.seen_at < cutoff, stories.c.id > after)
                     .order_by(stories.c.id)
                     .limit(PRUNE_CHUNK)
@@ -135,8 +139,7 @@ class Stories:
                     [
                         (band, row.id)
                         for row in chunk
-                        if row.fingerprint
-                        for band in dict.fromkeys(Fingerprint.decode(row.fingerprint).bands)
+                        for band in stored_values(row.fingerprint, row.event_words)
                     ],
                 )
             result = conn.execute(delete(stories).where(stories.c.seen_at < cutoff))

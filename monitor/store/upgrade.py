@@ -1,7 +1,7 @@
 """Bring a store made by an older schema up to this one, once, when it is opened.
 
-`metadata.create_all` only creates missing tables; it never changes one that exists. One
-change so far needs more:
+`metadata.create_all` only creates missing tables; it never changes one that exists. Two
+changes so far need more:
 
 * **v1 -> v2** (`story_bands`, `story_keys`): bands lost their `seen_at` column, their index
   on `story_id` and their foreign key; on SQLite both tables became WITHOUT ROWID (see
@@ -13,6 +13,11 @@ A v1 store's bands are those of each story's first fingerprint; an edited story 
 bands are replaced with its text) may so leave a few band rows behind at prune time. They
 lead nowhere (the lookup joins `stories`), or at worst, should SQLite reuse a pruned id, to a
 candidate that verification (`same_story`) rejects; they cost a few bytes each.
+
+* **v2 -> v3** (`stories.event_words`, same-event clustering, issue #4): a nullable column,
+  added in place on both backends (no rewrite: a catalogue change). Stories stored before
+  keep it NULL and have no event keys: they can still be joined as near-duplicates, and the
+  dedupe window has passed over them within 72 h of the upgrade.
 
 Each upgrade runs in one transaction that re-checks what it upgrades, so two processes
 opening an old store at once upgrade it once.
@@ -33,6 +38,9 @@ def upgrade(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         _upgrade_sqlite(engine)
         return
+    if "event_words" not in {c["name"] for c in inspect(engine).get_columns("stories")}:
+        with engine.begin() as conn:  # IF NOT EXISTS: another process may have added it
+            conn.execute(text("ALTER TABLE stories ADD COLUMN IF NOT EXISTS event_words TEXT"))
     if "seen_at" not in {c["name"] for c in inspect(engine).get_columns("story_bands")}:
         return
     with engine.begin() as conn:
@@ -53,7 +61,7 @@ def _upgrade_sqlite(engine: Engine) -> None:
     try:
         db = raw.driver_connection
         assert isinstance(db, sqlite3.Connection)
-        if not _old_sqlite(db):
+        if not _old_sqlite(db) and not _no_event_words(db):
             return
         level, db.isolation_level = db.isolation_level, None
         try:
@@ -61,6 +69,8 @@ def _upgrade_sqlite(engine: Engine) -> None:
             try:
                 for table, columns, index in _old_sqlite(db):  # again, under the write lock
                     _rebuild(db, engine, table, columns, index)
+                if _no_event_words(db):
+                    db.execute("ALTER TABLE stories ADD COLUMN event_words TEXT")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -80,6 +90,11 @@ def _old_sqlite(db: sqlite3.Connection) -> list[tuple[Table, str, str]]:
     if "WITHOUT ROWID" not in str(ddl.get("story_keys", "")).upper():
         old.append((story_keys, "key, story_id", "ix_story_keys_story_id"))
     return old
+
+
+def _no_event_words(db: sqlite3.Connection) -> bool:
+    """Whether `stories` still lacks the v3 `event_words` column."""
+    return "event_words" not in {row[1] for row in db.execute("PRAGMA table_info(stories)")}
 
 
 def _rebuild(
