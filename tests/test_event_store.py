@@ -194,6 +194,39 @@ def test_event_keys_follow_the_stored_text_and_go_with_prune(store: Store) -> No
     assert rows(store) == set()
 
 
+def test_a_copy_is_kept_without_event_keys_and_its_event_still_joins(store: Store) -> None:
+    """A near-duplicate's copy writes its bands only (no event words, no event keys: wire copy
+    in twenty outlets would write 9 more index rows each), in a batch of its own or in the
+    original's; an independent report of the event still joins the cluster, through the
+    original; prune deletes the copy's rows all the same."""
+    copy = dataclasses.replace(
+        EDITED, feed="wire", link="https://wire.example/9", guid=None, title=EDITED.title + " (dpa)"
+    )
+    original, duplicate = identify(EDITED), identify(copy)
+    assert same_story(original.fingerprint, duplicate.fingerprint)
+    [first, second] = store.stories.ingest_many(items([EDITED, copy]), NOW)
+    assert second.joined and second.cluster_id == first.cluster_id
+    with store.engine.connect() as conn:
+        words = dict(conn.execute(select(stories.c.link, stories.c.event_words)).all())
+    assert words[EDITED.link] is not None and words[copy.link] is None
+    sid = first.cluster_id
+    assert sid is not None
+    copy_id = sid + 1
+    assert {(b, s) for b, s in rows(store) if s == copy_id} == {
+        (v, copy_id) for v in story_values(duplicate.fingerprint, None)
+    }
+    third = dataclasses.replace(copy, link="https://afp.example/3", title=EDITED.title + " (AFP)")
+    [again] = store.stories.ingest_many(items([third]), NOW)
+    assert again.joined and {s for _, s in rows(store)} == {sid, copy_id, copy_id + 1}
+    assert len([1 for _, s in rows(store) if s == copy_id + 1]) == len(
+        set(identify(third).fingerprint.bands)
+    )
+    [joined] = store.stories.ingest_many(items([REPORT]), NOW)
+    assert joined.joined and joined.cluster_id == sid
+    assert store.stories.prune(NOW + timedelta(days=31), timedelta(days=30)) == 4
+    assert rows(store) == set()
+
+
 def hot_key_fillers(report: Story) -> list[Story]:
     """For each pair of the report's key words, a story of another event with that pair in its
     headline (and nothing else in common): each of the report's event keys gets a newer story."""
