@@ -26,7 +26,14 @@ from monitor.errors import StoreError
 from monitor.models import Story, Validators
 from monitor.store import DEAD, PENDING, SENT, NewAlert, Store
 from monitor.store.ingest import Status
-from monitor.store.schema import UTCDateTime, metadata, stories, story_bands, story_keys
+from monitor.store.schema import (
+    ALERTS_STORY_INDEX,
+    UTCDateTime,
+    metadata,
+    stories,
+    story_bands,
+    story_keys,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -168,6 +175,7 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
     old.create_all(engine)
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE stories DROP COLUMN event_words"))  # v3 added it
+        conn.execute(text(f"DROP INDEX {ALERTS_STORY_INDEX}"))  # v4 added it
         sid = conn.execute(
             old.tables["stories"].insert(),
             {
@@ -193,6 +201,10 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
         columns = {c["name"] for c in inspect(opened.engine).get_columns("story_bands")}
         assert columns == {"band", "story_id"}
         assert "event_words" in {c["name"] for c in inspect(opened.engine).get_columns("stories")}
+        indexes = {
+            i["name"]: i["column_names"] for i in inspect(opened.engine).get_indexes("alerts")
+        }
+        assert indexes[ALERTS_STORY_INDEX] == ["story_id"]
         assert inspect(opened.engine).get_foreign_keys("story_bands") == []
         if opened.engine.dialect.name == "sqlite":
             with opened.engine.connect() as conn:

@@ -1,6 +1,6 @@
 """Bring a store made by an older schema up to this one, once, when it is opened.
 
-`metadata.create_all` only creates missing tables; it never changes one that exists. Two
+`metadata.create_all` only creates missing tables; it never changes one that exists. Three
 changes so far need more:
 
 * **v1 -> v2** (`story_bands`, `story_keys`): bands lost their `seen_at` column, their index
@@ -19,6 +19,10 @@ candidate that verification (`same_story`) rejects; they cost a few bytes each.
   keep it NULL and have no event keys: they can still be joined as near-duplicates, and the
   dedupe window has passed over them within 72 h of the upgrade.
 
+* **v3 -> v4**: an index on `alerts.story_id`, so that prune's cascade from a deleted story
+  to its alerts finds them by index instead of scanning every alert (`CREATE INDEX IF NOT
+  EXISTS`, on both backends; once, on the first open, as long as the alerts table takes).
+
 Each upgrade runs in one transaction that re-checks what it upgrades, so two processes
 opening an old store at once upgrade it once.
 """
@@ -30,11 +34,16 @@ import sqlite3
 from sqlalchemy import Engine, Table, inspect, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from monitor.store.schema import story_bands, story_keys
+from monitor.store.schema import ALERTS_STORY_INDEX, story_bands, story_keys
 
 
 def upgrade(engine: Engine) -> None:
     """Upgrade the store at `engine` in place, if it needs it."""
+    if ALERTS_STORY_INDEX not in {i["name"] for i in inspect(engine).get_indexes("alerts")}:
+        with engine.begin() as conn:  # IF NOT EXISTS: another process may have made it
+            conn.execute(
+                text(f"CREATE INDEX IF NOT EXISTS {ALERTS_STORY_INDEX} ON alerts (story_id)")
+            )
     if engine.dialect.name == "sqlite":
         _upgrade_sqlite(engine)
         return
