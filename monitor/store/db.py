@@ -1,8 +1,9 @@
 """The database handle: engine, transactions, and the few dialect differences we allow.
 
 SQLite (WAL mode) and PostgreSQL run the same code; the only dialect-specific SQL is
-INSERT ... ON CONFLICT, which both have, the driver's placeholder in `insert_plain`, and the
-upgrade of a store made by an older schema (`monitor.store.upgrade`).
+INSERT ... ON CONFLICT, which both have, the driver's placeholder (`placeholder`), how new
+story ids are read back (`insert_ids`), and the upgrade of a store made by an older schema
+(`monitor.store.upgrade`).
 """
 
 from __future__ import annotations
