@@ -1,7 +1,7 @@
 """Persistence: SQLite by default (WAL mode), PostgreSQL through the same code."""
 
+from monitor.store.alerting import NewAlert
 from monitor.store.feeds import FeedState
-from monitor.store.ingest import NewAlert
 from monitor.store.outbox import Delivery
 from monitor.store.schema import DEAD, PENDING, SENT
 from monitor.store.store import Store

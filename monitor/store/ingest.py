@@ -8,46 +8,25 @@ same way as ingesting them one by one would, then writes the new ones together.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from monitor.dedupe import EventPrint, Fingerprint, Identity, same_story
 from monitor.models import Story
 from monitor.store import events
+from monitor.store.alerting import NewAlert, record_matches
 from monitor.store.db import (
     dialect_insert,
     driver_value,
-    insert_id,
     insert_ids,
     insert_plain,
     placeholder,
     rows_in,
 )
-from monitor.store.schema import (
-    PENDING,
-    alerts,
-    deliveries,
-    stories,
-    story_bands,
-    story_keys,
-    story_matches,
-)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NewAlert:
-    """An alert to create with a story: one delivery per (channel, target) it routes to."""
-
-    watchlist: str
-    terms: tuple[str, ...]
-    snippet: str
-    highlight: tuple[int, int] | None
-    targets: tuple[tuple[str, str], ...]
-    """(channel name, target key) pairs."""
+from monitor.store.schema import stories, story_bands, story_keys, story_matches
 
 
 class Status(enum.Enum):
@@ -223,7 +202,7 @@ class Batch:
             conn, [(band, sid) for new, sid, _ in written for band in self.values[new.index]]
         )
         for new, story_id, cluster_id in written:
-            count = _record_matches(conn, story_id, cluster_id, new.item.alerts, set(), now)
+            count = record_matches(conn, story_id, cluster_id, new.item.alerts, set(), now)
             self.results[new.index] = Ingested(
                 stored=True, alerts=count, cluster_id=cluster_id, joined=new.joins is not None
             )
@@ -272,7 +251,7 @@ class Batch:
                 select(story_matches.c.watchlist).where(story_matches.c.story_id == story_id)
             ).scalars()
         )
-        count = _record_matches(conn, story_id, cluster_id, item.alerts, before, self.now)
+        count = record_matches(conn, story_id, cluster_id, item.alerts, before, self.now)
         return Ingested(stored=True, alerts=count, cluster_id=cluster_id, joined=True)
 
     def _rebanded(
@@ -344,71 +323,3 @@ def _add_keys(conn: Connection, story_id: int | None, keys: Sequence[str]) -> No
     if keys:
         rows = [{"key": key, "story_id": story_id} for key in keys]
         conn.execute(dialect_insert(conn)(story_keys).values(rows).on_conflict_do_nothing())
-
-
-def _record_matches(
-    conn: Connection,
-    story_id: int,
-    cluster_id: int,
-    new_alerts: Sequence[NewAlert],
-    before: set[str],
-    now: datetime,
-) -> int:
-    """Remember which watchlists matched; alert those new to the story and to its cluster."""
-    fresh = [a for a in new_alerts if a.watchlist not in before]
-    if not fresh:
-        return 0
-    conn.execute(
-        dialect_insert(conn)(story_matches)
-        .values([{"story_id": story_id, "watchlist": a.watchlist} for a in fresh])
-        .on_conflict_do_nothing()
-    )
-    alerted = set(
-        conn.execute(
-            select(alerts.c.watchlist).where(
-                alerts.c.cluster_id == cluster_id,
-                alerts.c.watchlist.in_([a.watchlist for a in fresh]),
-            )
-        ).scalars()
-    )
-    count = 0
-    for alert in fresh:
-        if alert.watchlist not in alerted:
-            _insert_alert(conn, story_id, cluster_id, alert, now)
-            count += 1
-    return count
-
-
-def _insert_alert(
-    conn: Connection, story_id: int, cluster_id: int, alert: NewAlert, now: datetime
-) -> None:
-    start, end = alert.highlight if alert.highlight else (None, None)
-    alert_id = insert_id(
-        conn,
-        insert(alerts).values(
-            watchlist=alert.watchlist,
-            story_id=story_id,
-            cluster_id=cluster_id,
-            terms=json.dumps(list(alert.terms), ensure_ascii=False),
-            snippet=alert.snippet,
-            highlight_start=start,
-            highlight_end=end,
-            created_at=now,
-        ),
-    )
-    if alert.targets:
-        conn.execute(
-            insert(deliveries),
-            [
-                {
-                    "alert_id": alert_id,
-                    "channel": channel,
-                    "target": target,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for channel, target in alert.targets
-            ],
-        )

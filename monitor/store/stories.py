@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 
 from monitor.dedupe import Identity
 from monitor.models import Story
+from monitor.store.alerting import NewAlert
 from monitor.store.db import IN_CHUNK, Database
 from monitor.store.events import stored_values
 from monitor.store.ingest import (
     Batch,
     Ingested,
-    NewAlert,
     Status,
     ToIngest,
     delete_bands,
