@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import httpx
 
 from monitor.fetch import make_client
 from monitor.match import Engine, compile_engine, query
+from monitor.match.lasting import lasting
 from monitor.models import Entity, Feed, Watchlist
 from monitor.notify.health import HealthPolicy
 from monitor.notify.hold import digest, quiet_hours
@@ -27,10 +27,6 @@ from monitor.settings import Settings
 from monitor.store import PENDING, Store
 
 log = logging.getLogger(__name__)
-
-_FREEZE_FROM = 5_000
-"""Saved parses from which loaded trees are frozen (see `engine_with_store`); the same
-threshold as the engine's own freeze."""
 
 
 def build_engine(settings: Settings, store: Store) -> Engine:
@@ -45,32 +41,17 @@ def engine_with_store(
     Python: ~30 s for 100,000 queries), so the parses are kept in the store: a restart
     parses only the queries it has not seen before, and saves them.
 
-    Loading the saved parses makes millions of small objects (JSON data, then trees), and
-    the cyclic garbage collector, triggered by their number, would rescan all of them over
-    and over: it cost 70 % of loading at 100,000 queries. None of them is in a cycle, so
-    the collector is paused while they are made (`compile_engine` pauses it while it
-    compiles, and collects once). With many queries the trees, which live as long as the
-    process (`query`'s cache), are then moved out of its sight (`gc.freeze`), as the
-    engine is: the collection before compiling would otherwise walk them all (0.6 s at
-    100,000). Pending garbage is collected first, while that is cheap, so that none is
-    frozen with them."""
+    Loading the saved parses makes millions of small objects (JSON data, then trees), built
+    out of the garbage collector's way (`lasting`) like the engine: its rescans were 70 %
+    of loading, and the collection before compiling would walk the trees (0.6 s at
+    100,000)."""
     texts = list(dict.fromkeys(w.query for w in watchlists if w.query))
-    freeze = len(texts) >= _FREEZE_FROM
-    if freeze:
-        gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with lasting(len(texts)):  # trees for as long as the process (`query`'s cache)
         saved = store.queries.load(texts, query.FORMAT)
         unreadable = query.prime(saved)
         found = saved.keys() - set(unreadable)  # an unreadable row is saved again, readable
         fresh_texts = [text for text in texts if text not in found]
-        del saved, found  # not to be scanned (or frozen) with the engine
-        if freeze:
-            gc.freeze()
-    finally:
-        if enabled:
-            gc.enable()
+        del saved, found  # not to be kept (or frozen) with the trees
     if unreadable:
         log.warning("%d saved query parses could not be read: parsing them again", len(unreadable))
     engine = compile_engine(watchlists, entities)

@@ -11,7 +11,9 @@ from sqlalchemy import update
 
 from monitor import runtime
 from monitor.match import compiler
+from monitor.match import lasting as lasting_module
 from monitor.match import query as query_module
+from monitor.match.lasting import FREEZE_FROM, lasting
 from monitor.match.query import FORMAT, And, Or, Term, decode, encode, parse_query
 from monitor.models import Story, Watchlist
 from monitor.runtime import Runtime
@@ -166,20 +168,44 @@ def test_both_ways_of_loading_find_the_same_rows(
     }
 
 
+def _tracked(thing: object) -> bool:
+    """Whether the collector would walk `thing` (frozen objects are out of its lists)."""
+    return any(each is thing for each in gc.get_objects())
+
+
+def test_lasting_pauses_the_collector_and_freezes_what_was_built() -> None:
+    frozen = gc.get_freeze_count()
+    try:
+        with lasting(FREEZE_FROM):
+            assert not gc.isenabled()
+            built = [{"n": n} for n in range(10)]
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+        assert not _tracked(built)
+    finally:
+        gc.unfreeze()
+    with lasting(FREEZE_FROM - 1):  # few: the collector can keep them
+        few = [{"n": n} for n in range(10)]
+    assert _tracked(few)
+    with pytest.raises(RuntimeError), lasting(FREEZE_FROM):
+        failed = [{"n": n} for n in range(10)]
+        raise RuntimeError
+    assert gc.isenabled() and _tracked(failed)  # not frozen: the build did not finish
+
+
 def test_a_large_restart_freezes_the_loaded_trees(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From `runtime._FREEZE_FROM` saved parses, the loaded trees are moved out of the
-    garbage collector's sight before compiling (its collection would walk them all)."""
+    """From `lasting.FREEZE_FROM` saved parses, the loaded trees are moved out of the
+    garbage collector's sight, as the engine is."""
     watchlists = [Watchlist(name=str(i), query=text) for i, text in enumerate(QUERIES)]
     store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
     query_module._cache.clear()
     compiler.forget()
-    monkeypatch.setattr(runtime, "_FREEZE_FROM", len(QUERIES))
-    frozen = gc.get_freeze_count()
+    monkeypatch.setattr(lasting_module, "FREEZE_FROM", len(QUERIES))
     try:
         engine = runtime.engine_with_store(watchlists, [], store)
-        assert gc.get_freeze_count() > frozen
+        tree = query_module._cache[QUERIES[0]]
+        assert gc.is_tracked(tree) and not _tracked(tree)
     finally:
         gc.unfreeze()
     assert [m.watchlist for m in engine.match(Story(feed="f", title="", link=None, text="Musk"))]

@@ -145,16 +145,6 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def folded_words(text: str) -> list[str]:
-    """Every word of `text`, NFKC-normalized and case-folded."""
-    return _WORD.findall(fold(text))
-
-
-def tokens(text: str) -> list[str]:
-    """Folded content words: `folded_words` without stop words and single characters."""
-    return content_words(folded_words(text))
-
-
 def content_words(words: list[str]) -> list[str]:
     """Folded words without stop words and single characters."""
     return [w for w in words if len(w) > 1 and w not in STOPWORDS]

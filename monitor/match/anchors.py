@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from monitor.errors import ConfigError
-from monitor.match.evaluate import Leaf, Plain
+from monitor.match.evaluate import Leaf, Plain, flat_pairs, plain_pairs
 
 __all__ = ["META_COST", "Plan", "Precheck", "choose", "plan"]
 
@@ -40,6 +40,8 @@ class Precheck(NamedTuple):
     """The rarest branch's atoms: the likeliest test to fail."""
     more: tuple[frozenset[int], ...]
     veto: frozenset[int] | None
+    flat: tuple[tuple[str, int], ...] | None
+    """For a query these tests decide exactly, its (term, atom) pairs (`Plan.flat`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,8 @@ class Plan:
 
     branches: tuple[Form, ...]
     veto: frozenset[int] | None
+    flat: tuple[tuple[str, int], ...] | None
+    """`evaluate.flat_pairs` of the query: made once per compiled query, like the rest."""
 
 
 def plan(query: Any) -> Plan:
@@ -58,7 +62,7 @@ def plan(query: Any) -> Plan:
     forms = tuple(form for form in map(_form, branches) if form is not None)
     nots = [b[1] for b in branches if isinstance(b, tuple) and b[0] == "not"]
     veto = frozenset().union(*filter(None, map(_plain_atoms, nots)))
-    return Plan(forms, veto or None)
+    return Plan(forms, veto or None, flat_pairs(query))
 
 
 def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int]], list[Precheck]]:
@@ -83,7 +87,8 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
             else:
                 anchor.append(index)
         musts = [atoms for atoms, _ in priced[1:]]
-        prechecks.append(Precheck(musts[0] if musts else None, tuple(musts[1:]), query.veto))
+        must, more = (musts[0] if musts else None), tuple(musts[1:])
+        prechecks.append(Precheck(must, more, query.veto, query.flat))
     return anchors, prechecks
 
 
@@ -135,10 +140,5 @@ def _price(form: Form, usage: dict[int, int]) -> tuple[frozenset[int], int]:
 def _plain_atoms(node: Any) -> tuple[int, ...] | None:
     """The atoms of a compiled node that holds exactly when one of them is found (plain
     leaves OR-ed), or None for any other node."""
-    if type(node) is Plain:
-        return node.atoms
-    if isinstance(node, Leaf):
-        return node.atoms if node.plain else None
-    if node[0] == "or" and all(type(child) is Plain for child in node[1]):
-        return tuple(atom for child in node[1] for atom in child.atoms)
-    return None
+    pairs = plain_pairs(node)
+    return None if pairs is None else tuple(atom for _, atom in pairs)

@@ -36,7 +36,6 @@ term nested in a longer hit of the same term are dropped.
 
 from __future__ import annotations
 
-import gc
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +47,8 @@ import ahocorasick
 
 from monitor.match.analysis import Spans, loose_stream, offset, streams, words
 from monitor.match.compiler import Compiled, Keys, compile_watchlists, merge_repeated
-from monitor.match.evaluate import Found, Raw, evaluate, flat_pairs
+from monitor.match.evaluate import Found, Raw, evaluate
+from monitor.match.lasting import lasting
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 __all__ = ["Engine", "Scan", "compile_engine"]
@@ -60,9 +60,6 @@ _ALWAYS = frozenset((_EVERY_STORY,))
 _NEVER: frozenset[int] = frozenset()
 _ALIGNED_HITS = 8
 """Hits per field placed one by one before one pass over the field's words is cheaper."""
-_FREEZE_FROM = 5_000
-"""Watchlists from which a compiled engine is frozen (see `compile_engine`); below, the
-collector's rescans cost little."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,7 +87,7 @@ class Engine:
         self._musts = [p.must or _ALWAYS for p in compiled.prechecks]
         self._vetoes = [p.veto or _NEVER for p in compiled.prechecks]
         self._more = {i: p.more for i, p in enumerate(compiled.prechecks) if p.more}
-        self._flat = list(map(flat_pairs, compiled.queries))
+        self._flat = [p.flat for p in compiled.prechecks]
 
     def match(self, story: Story) -> list[Match]:
         """The watchlists `story` matches, in config order, each with its hits in reading
@@ -238,31 +235,16 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
     not parse, a term with no words in it (it could never match), or a query that could
     match on NOT alone.
 
-    The engine is millions of small objects at 100,000 queries, none in a reference cycle
-    (they are freed by reference counting when a reload replaces the engine). The cyclic
-    garbage collector would only rescan them: it is off while compiling, and a large engine
-    is moved out of its sight with `gc.freeze()` — without that, the collections that
-    matching triggers cost more than the matching itself at 100,000 queries. Pending
-    garbage is collected before compiling (when it is cheap: the heap does not hold the new
-    engine yet), so that only live objects are frozen.
+    The engine is built out of the garbage collector's way (`lasting`): without that, the
+    collections that matching triggers cost more than the matching itself at 100,000
+    queries.
 
     A recompile in the same process reuses what is unchanged (see `compiler`): a reload
     with most watchlists as they were costs their anchors' pricing, not their compiling,
     and the automata only when the phrases and prefixes they find changed.
     """
-    freeze = len(watchlists) >= _FREEZE_FROM
-    if freeze:
-        gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        compiled = compile_watchlists(watchlists, entities, _automaton)
-        engine = Engine(watchlists, compiled)
-        if freeze:
-            gc.freeze()
-    finally:
-        if enabled:
-            gc.enable()
+    with lasting(len(watchlists)):
+        engine = Engine(watchlists, compile_watchlists(watchlists, entities, _automaton))
     return engine
 
 

@@ -45,7 +45,8 @@ class Ingested:
     alerts: int = 0
     cluster_id: int | None = None
     joined: bool = False
-    """True when the story joined an earlier near-duplicate's cluster."""
+    """True when the story joined an earlier story's cluster (a near-duplicate, or another
+    outlet's report of the same event)."""
 
     def __bool__(self) -> bool:
         return self.stored
