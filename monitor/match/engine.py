@@ -56,8 +56,8 @@ __all__ = ["Engine", "Scan", "compile_engine"]
 _FIELD_RANK = {"title": 0, "text": 1, "category": 2}
 _EVERY_STORY = -1
 """An atom id no term has, in every story's atom set (see `Engine.__init__`)."""
-_ALWAYS = frozenset((_EVERY_STORY,))
-_NEVER: frozenset[int] = frozenset()
+_ALWAYS = (_EVERY_STORY,)
+_NEVER: tuple[int, ...] = ()
 _ALIGNED_HITS = 8
 """Hits per field placed one by one before one pass over the field's words is cheaper."""
 
@@ -83,9 +83,12 @@ class Engine:
         self._c = compiled
         # The pre-checks as parallel lists, for `_survivors`' loops in C: a query without a
         # second branch must meet `_ALWAYS` (an atom every story has), one without a veto
-        # an empty set. `_flat`: the hit pairs of queries the pre-checks decide exactly.
-        self._musts = [p.must or _ALWAYS for p in compiled.prechecks]
-        self._vetoes = [p.veto or _NEVER for p in compiled.prechecks]
+        # an empty tuple. `_flat`: the hit pairs of queries the pre-checks decide exactly.
+        # Tuples, not the frozensets: `isdisjoint` walks them all the same, and at 100,000
+        # queries the must tests read hundreds of scattered objects per story; a tuple is a
+        # third of a small frozenset's size (the must tests: 280 -> 165 us per article).
+        self._musts = [tuple(p.must) if p.must else _ALWAYS for p in compiled.prechecks]
+        self._vetoes = [tuple(p.veto) if p.veto else _NEVER for p in compiled.prechecks]
         self._more = {i: p.more for i, p in enumerate(compiled.prechecks) if p.more}
         self._flat = [p.flat for p in compiled.prechecks]
 
