@@ -36,10 +36,13 @@ class Precheck(NamedTuple):
     set has to meet the story's atoms (one per AND-ed branch but the anchor's: the atoms
     that branch cannot hold without), the `veto` must not (its `NOT` of plain terms)."""
 
-    must: frozenset[int] | None
-    """The rarest branch's atoms: the likeliest test to fail."""
+    must: tuple[int, ...] | None
+    """The rarest branch's atoms: the likeliest test to fail. `must` and `veto` are tuples,
+    not sets: `isdisjoint` walks them all the same, and at 100,000 queries the engine tests
+    hundreds of these scattered objects per story; a tuple is a third of a small
+    frozenset's size (the must tests: 280 -> 165 us per article)."""
     more: tuple[frozenset[int], ...]
-    veto: frozenset[int] | None
+    veto: tuple[int, ...] | None
     flat: tuple[tuple[str, int], ...] | None
     """For a query these tests decide exactly, its (term, atom) pairs (`Plan.flat`)."""
 
@@ -50,7 +53,7 @@ class Plan:
     and its veto."""
 
     branches: tuple[Form, ...]
-    veto: frozenset[int] | None
+    veto: tuple[int, ...] | None
     flat: tuple[tuple[str, int], ...] | None
     """`evaluate.flat_pairs` of the query: made once per compiled query, like the rest."""
 
@@ -61,7 +64,7 @@ def plan(query: Any) -> Plan:
     branches = query[1] if top_and else (query,)
     forms = tuple(form for form in map(_form, branches) if form is not None)
     nots = [b[1] for b in branches if isinstance(b, tuple) and b[0] == "not"]
-    veto = frozenset().union(*filter(None, map(_plain_atoms, nots)))
+    veto = tuple(frozenset().union(*filter(None, map(_plain_atoms, nots))))
     return Plan(forms, veto or None, flat_pairs(query))
 
 
@@ -87,7 +90,7 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
             else:
                 anchor.append(index)
         musts = [atoms for atoms, _ in priced[1:]]
-        must, more = (musts[0] if musts else None), tuple(musts[1:])
+        must, more = (tuple(musts[0]) if musts else None), tuple(musts[1:])
         prechecks.append(Precheck(must, more, query.veto, query.flat))
     return anchors, prechecks
 
