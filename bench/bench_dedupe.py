@@ -88,7 +88,7 @@ KEYS_PER_STORY = 3
 BANDS_PER_STORY = 16
 Print = tuple[str, str, int]
 """A corpus story as the bulk load stores it: its encoded fingerprint and event words, and how
-many event keys it has (rows of story_bands besides the bands)."""
+many event keys it has (values of `stories.bands` besides the bands)."""
 
 
 def load_corpus() -> dict[str, list[Story]]:
@@ -215,22 +215,22 @@ def bulk_load_sqlite(path: str, n: int, prints: list[Print]) -> None:
         """
         WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n)
         INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, fingerprint,
-                             event_words)
-        SELECT i, 'bulk-' || (i % 500), 'https://bulk.example/' || i,
-               'https://bulk.example/' || i, 'bulk story ' || i,
-               strftime('%Y-%m-%d %H:%M:%f', :start, '+' || (i * :step) || ' seconds') || '000',
-               i, (SELECT text FROM prints WHERE prints.i = k.i % :count),
-               (SELECT words FROM prints WHERE prints.i = k.i % :count)
-        FROM k
+                             event_words, bands)
+        SELECT k.i, 'bulk-' || (k.i % 500), 'https://bulk.example/' || k.i,
+               'https://bulk.example/' || k.i, 'bulk story ' || k.i,
+               strftime('%Y-%m-%d %H:%M:%f', :start, '+' || (k.i * :step) || ' seconds')
+               || '000', k.i, p.text, p.words, randomblob(8 * (:bands + p.keys))
+        FROM k JOIN prints p ON p.i = k.i % :count
         """,
         {
             "n": n,
             "start": start.replace(tzinfo=None).isoformat(" "),
             "step": step,
             "count": len(prints),
+            "bands": BANDS_PER_STORY,
         },
     )
-    # Keys and bands in key order: appends, not random inserts into a growing index.
+    # Keys in key order: appends, not random inserts into a growing index.
     db.execute(
         """
         CREATE TEMP TABLE keys AS
@@ -241,24 +241,6 @@ def bulk_load_sqlite(path: str, n: int, prints: list[Print]) -> None:
     )
     db.execute("INSERT OR IGNORE INTO story_keys SELECT key, story_id FROM keys ORDER BY key")
     db.execute("DROP TABLE keys")
-    db.execute(
-        """
-        CREATE TEMP TABLE bands AS
-        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :most)
-        SELECT random() AS band, s.id AS story_id
-        FROM stories s JOIN prints p ON p.i = s.id % :count, k
-        WHERE k.i <= :bands + p.keys
-        """,
-        {
-            "most": BANDS_PER_STORY + max(p[2] for p in prints),
-            "bands": BANDS_PER_STORY,
-            "count": len(prints),
-        },
-    )
-    db.execute(
-        "INSERT OR IGNORE INTO story_bands SELECT band, story_id FROM bands ORDER BY band, story_id"
-    )
-    db.execute("DROP TABLE bands")
     db.execute("CREATE INDEX ix_story_keys_story_id ON story_keys (story_id)")
     db.execute("COMMIT")
     db.execute("PRAGMA journal_mode=WAL")
@@ -278,14 +260,14 @@ def bulk_load_postgres(url: str, n: int, prints: list[Print]) -> None:
         constraints = conn.execute(
             text(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                "FROM pg_constraint WHERE conrelid::regclass::text IN ('story_bands', "
-                "'story_keys') ORDER BY contype DESC"
+                "FROM pg_constraint WHERE conrelid::regclass::text = 'story_keys' "
+                "ORDER BY contype DESC"
             )
         ).all()
         indexes = conn.execute(
             text(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('story_bands', "
-                "'story_keys') AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'story_keys' "
+                "AND indexname NOT IN (SELECT conname FROM pg_constraint)"
             )
         ).all()
         for table, name, _ in constraints:
@@ -295,12 +277,17 @@ def bulk_load_postgres(url: str, n: int, prints: list[Print]) -> None:
         conn.execute(
             text(
                 "INSERT INTO stories (id, feed, guid, link, title, seen_at, cluster_id, "
-                "fingerprint, event_words) SELECT i, 'bulk-' || (i % 500), "
+                "fingerprint, event_words, bands) SELECT i, 'bulk-' || (i % 500), "
                 "'https://bulk.example/' || i, "
                 "'https://bulk.example/' || i, 'bulk story ' || i, "
                 ":start + i * ((:window - interval '1 minute') / :n), i, "
                 "(CAST(:prints AS text[]))[1 + i % :count], "
-                "(CAST(:words AS text[]))[1 + i % :count] FROM generate_series(1, :n) i"
+                "(CAST(:words AS text[]))[1 + i % :count], "
+                # random values: 16 random bytes (two values) per md5, as many as it has
+                "substring(decode((SELECT string_agg(md5(random()::text || i || g), '') "
+                "FROM generate_series(0, (:bands + (CAST(:keys AS int[]))[1 + i % :count]) / 2) g"
+                "), 'hex') FROM 1 FOR 8 * (:bands + (CAST(:keys AS int[]))[1 + i % :count])) "
+                "FROM generate_series(1, :n) i"
             ),
             {
                 "n": n,
@@ -308,7 +295,9 @@ def bulk_load_postgres(url: str, n: int, prints: list[Print]) -> None:
                 "window": DEFAULT_WINDOW,
                 "prints": [p[0] for p in prints],
                 "words": [p[1] for p in prints],
+                "keys": [p[2] for p in prints],
                 "count": len(prints),
+                "bands": BANDS_PER_STORY,
             },
         )
         conn.execute(text("SELECT setval(pg_get_serial_sequence('stories', 'id'), :n)"), {"n": n})
@@ -319,14 +308,6 @@ def bulk_load_postgres(url: str, n: int, prints: list[Print]) -> None:
                 "FROM generate_series(1, :m) i"
             ),
             {"m": n * KEYS_PER_STORY, "per": KEYS_PER_STORY},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO story_bands SELECT (random() * 2 - 1) * 9.2e18, s.id "
-                "FROM stories s, "
-                "generate_series(1, :bands + (CAST(:keys AS int[]))[1 + s.id % :count])"
-            ),
-            {"bands": BANDS_PER_STORY, "keys": [p[2] for p in prints], "count": len(prints)},
         )
         for table, name, definition in reversed(constraints):
             conn.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
@@ -428,6 +409,16 @@ def store_speed(
     """The three timed rounds on a loaded store; returns round 1's rate."""
     store = Store.open(url)
     try:
+        # What a daemon does at its first poll, before the clock: the band index loads the
+        # stories of the window.
+        before, start = rss_now_mb(), time.perf_counter()
+        with store.engine.begin() as conn:
+            store.stories.index.catch_up(conn, NOW - DEFAULT_WINDOW)
+        index = store.stories.index
+        report(
+            f"  band index loaded in {time.perf_counter() - start:.1f} s: {len(index):,} "
+            f"entries, {index.nbytes / 1e6:,.0f} MB of arrays, RSS +{rss_now_mb() - before:,.0f} MB"
+        )
         polls, fp_time = timed_identify(feeds)
         count = sum(len(p) for p in polls)
         seconds, total, stored, joined = poll_round(store, polls)
@@ -464,32 +455,48 @@ def store_speed(
         store.close()
 
 
-def sqlite_alone(path: Path, stories: int, rows: int, per_commit: int = 50) -> float:
-    """The same writes with no Python in the way: only the random band and event key inserts
-    (`rows` per story) and key inserts, in transactions of `per_commit` stories, under the
-    store's pragmas; returns stories/s."""
+def sqlite_alone(path: Path, stories: int, prints: list[Print], per_commit: int = 50) -> float:
+    """The same writes with no Python logic in the way: each story's row (a corpus story's
+    fingerprint and event words, as many random packed values as it has bands and event keys)
+    and its random keys, in transactions of `per_commit` stories, under the store's pragmas;
+    returns stories/s."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     page_size = db.execute("PRAGMA page_size").fetchone()[0]
     db.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_BYTES // page_size}")
-    bits = random.Random(2).getrandbits
-    story_id = 10**9
+    rng = random.Random(2)
+    bits = rng.getrandbits
+    seen_at = NOW.replace(tzinfo=None).isoformat(" ")
     start = time.perf_counter()
-    for _ in range(stories // per_commit):
-        bands, keys = [], []
-        for _ in range(per_commit):
-            story_id += 1
-            bands += [(bits(63), story_id) for _ in range(rows)]
-            keys += [(f"{bits(160):040x}", story_id) for _ in range(KEYS_PER_STORY)]
+    for batch in range(stories // per_commit):
+        rows, keys = [], []
+        for n in range(per_commit):
+            text, words, events = prints[rng.randrange(len(prints))]
+            link = f"https://alone.example/{batch}/{n}"
+            values = rng.randbytes(8 * (BANDS_PER_STORY + events))
+            rows.append(("alone", link, link, link, seen_at, text, words, values))
+            keys += [f"{bits(160):040x}" for _ in range(KEYS_PER_STORY)]
         db.execute("BEGIN")
-        db.executemany("INSERT INTO story_bands VALUES (?, ?)", bands)
-        db.executemany("INSERT INTO story_keys VALUES (?, ?)", keys)
+        db.executemany(
+            "INSERT INTO stories (feed, guid, link, title, seen_at, fingerprint, event_words, "
+            "bands) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        last = db.execute("SELECT max(id) FROM stories").fetchone()[0]
+        ids = [last - per_commit + 1 + i // KEYS_PER_STORY for i in range(len(keys))]
+        db.executemany("INSERT INTO story_keys VALUES (?, ?)", list(zip(keys, ids, strict=True)))
         db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     rate = stories // per_commit * per_commit / (time.perf_counter() - start)
     db.close()
     return rate
+
+
+def rss_now_mb() -> float:
+    """This process's resident memory now (`rss_mb` is the peak)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def rss_mb(who: int = resource.RUSAGE_SELF) -> float:
@@ -516,7 +523,8 @@ def speed(
         size = sum(f.stat().st_size for f in Path(work).glob("big.db*"))
         print(
             f"  SQLite file with {stored:,} stories ({KEYS_PER_STORY * stored:,} keys, "
-            f"{BANDS_PER_STORY * stored:,} bands, {event_rows * stored:,.0f} event keys) "
+            f"{BANDS_PER_STORY * stored:,} bands and {event_rows * stored:,.0f} event keys "
+            "packed in their rows) "
             f"bulk-loaded in {seconds:.0f} s: "
             f"{size / 1e9:.2f} GB, {size / stored:,.0f} bytes/story"
         )
@@ -528,9 +536,8 @@ def speed(
             f"was opened: corpus and code); of the bulk loader: {loader:,.0f} MB"
         )
         print(
-            f"  SQLite alone, the same random band and key inserts without Python or lookups "
-            f"(50 stories per transaction, {BANDS_PER_STORY + event_rows:.1f} rows of story_bands "
-            f"per story): {sqlite_alone(path, 4_000, round(BANDS_PER_STORY + event_rows)):,.0f} "
+            f"  SQLite alone, the same story rows and random key inserts without Python or "
+            f"lookups (50 stories per transaction): {sqlite_alone(path, 4_000, prints):,.0f} "
             f"stories/s"
         )
         for f in Path(work).glob("big.db*"):

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from monitor.collector import lasting
 from monitor.fetch import make_client
 from monitor.match import Engine, compile_engine, query
-from monitor.match.lasting import lasting
 from monitor.models import Entity, Feed, Watchlist
 from monitor.notify.health import HealthPolicy
 from monitor.notify.hold import digest, quiet_hours

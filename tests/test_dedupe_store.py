@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import monitor.store.stories
 from monitor.dedupe import identify
 from monitor.models import Hit, Match, Story
 from monitor.parse import parse_feed
 from monitor.poll import PollContext, ingest_stories
 from monitor.store import NewAlert, Store
+from monitor.store.band_index import stored
 from monitor.store.events import story_values
 from monitor.store.ingest import Status, ToIngest
-from monitor.store.schema import alerts, stories, story_bands, story_keys
+from monitor.store.schema import alerts, stories, story_keys
 
 from conftest import CORPUS
 
@@ -328,16 +328,20 @@ def test_two_processes_ingesting_one_batch_at_once_store_each_story_once(
 
 
 def band_rows(store: Store) -> set[tuple[int, int]]:
+    """(value, story id) of every stored story's `stories.bands`."""
+    columns = (stories.c.id, stories.c.bands, stories.c.fingerprint, stories.c.event_words)
     with store.engine.connect() as conn:
-        return {(int(b), int(s)) for b, s in conn.execute(select(story_bands))}
+        return {
+            (value, int(row.id))
+            for row in conn.execute(select(*columns))
+            for value in stored(row.bands, row.fingerprint, row.event_words)
+        }
 
 
-def test_bands_follow_the_stored_text_and_go_with_prune(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A story's band rows are always the bands (and event keys) of its stored text: an edit
-    replaces them (a copy of the new text finds it), and prune deletes them by key (no index
-    on story_id, no cascade: see schema.story_bands)."""
+def test_bands_follow_the_stored_text_and_go_with_prune(store: Store) -> None:
+    """A story's stored bands (and event keys) are always those of its stored text: an edit
+    replaces them, and this process's index learns the new ones once the edit has committed
+    (a copy of the new text finds it); prune deletes them with the story."""
     base = MUSK_MEETS_SCHOLZ
     [first] = store.stories.ingest_many(batch_items([base]), NOW)
     ident = identify(base)
@@ -350,9 +354,11 @@ def test_bands_follow_the_stored_text_and_go_with_prune(
     new = identify(retitled)
     new_bands = story_values(new.fingerprint, new.event)
     assert band_rows(store) == {(b, first.cluster_id) for b in new_bands}
+    found = store.stories.index.recent(new_bands, 50)
+    assert set(found) == set(new_bands)
+    assert all(ids == [first.cluster_id] for ids in found.values())
     [joined] = store.stories.ingest_many(batch_items([copy]), NOW)
     assert joined.joined and joined.cluster_id == first.cluster_id
-    monkeypatch.setattr(monitor.store.stories, "PRUNE_CHUNK", 1)  # one story per chunk
     assert store.stories.prune(NOW + timedelta(days=31), timedelta(days=30)) == 2
     assert band_rows(store) == set()
     assert count(store, story_keys) > 0  # tombstones stay

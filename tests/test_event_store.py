@@ -16,11 +16,12 @@ from monitor.dedupe import event_keys, identify, same_event, same_story
 from monitor.dedupe.event import key_words, tokens
 from monitor.models import Story
 from monitor.parse import parse_feed
-from monitor.store import NewAlert, Store
+from monitor.store import NewAlert, Store, band_index
 from monitor.store import events as store_events
+from monitor.store.band_index import BandIndex, pack, stored
 from monitor.store.events import story_values
 from monitor.store.ingest import ToIngest
-from monitor.store.schema import alerts, metadata, stories, story_bands
+from monitor.store.schema import alerts, metadata, stories
 
 from conftest import CORPUS, needs_corpus
 
@@ -167,8 +168,14 @@ and no LSH band in common (only an event key finds it)."""
 
 
 def rows(store: Store) -> set[tuple[int, int]]:
+    """(value, story id) of every stored story's `stories.bands`."""
+    columns = (stories.c.id, stories.c.bands, stories.c.fingerprint, stories.c.event_words)
     with store.engine.connect() as conn:
-        return {(int(b), int(s)) for b, s in conn.execute(select(story_bands))}
+        return {
+            (value, int(row.id))
+            for row in conn.execute(select(*columns))
+            for value in stored(row.bands, row.fingerprint, row.event_words)
+        }
 
 
 def test_event_keys_follow_the_stored_text_and_go_with_prune(store: Store) -> None:
@@ -266,19 +273,39 @@ def test_only_the_most_recent_stories_of_a_hot_key_are_candidates(
         assert report.stored and report.joined is joins, per_key
 
 
+@pytest.mark.parametrize("flush_at", [1, band_index.FLUSH_AT])
 def test_recent_keeps_the_most_recent_stories_of_each_value_in_id_order(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    store: Store, flush_at: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The lookup's bound, in the store's own query: per value, the `CANDIDATES_PER_KEY`
-    highest ids, ascending (what `ingest.Batch` relies on for its candidates' order)."""
-    monkeypatch.setattr(store_events, "CANDIDATES_PER_KEY", 2)
+    """The lookup's bound: per value, the `bound` highest ids, ascending (what `ingest.Batch`
+    relies on for its candidates' order), across the index's sorted runs and its dict of
+    recent entries, and after edits take values away and give them back."""
+    monkeypatch.setattr(band_index, "FLUSH_AT", flush_at)
+    index = BandIndex()
     with store.engine.begin() as conn:
-        conn.execute(
-            story_bands.insert(),
-            [{"band": -5, "story_id": sid} for sid in (9, 3, 7, 1)]
-            + [{"band": 2**62, "story_id": 4}],
-        )
-        assert store_events.recent(conn, [-5, 2**62, 8]) == {-5: [7, 9], 2**62: [4]}
+
+        def add(*stored: tuple[int, list[int]]) -> None:
+            for sid, values in stored:
+                conn.execute(
+                    stories.insert().values(
+                        id=sid, feed="f", title="t", seen_at=NOW, fingerprint="", bands=pack(values)
+                    )
+                )
+            index.catch_up(conn, NOW - timedelta(hours=1))
+
+        add((1, [-5]), (3, [-5]), (4, [2**62]))  # loaded: one run
+        add((7, [-5, 8]), (9, [-5]))  # read after: the dict, or (flush_at 1) a second run
+        assert index.recent([-5, 8, 2**62, 11], 2) == {-5: [7, 9], 8: [7], 2**62: [4]}
+        index.edit(2, [], [-5, 11])  # a story the index has not read gains values
+        assert index.recent([-5, 11], 3) == {-5: [3, 7, 9], 11: [2]}
+        index.edit(7, [-5, 8], [8])  # story 7 loses -5: the next most recent counts
+        index.edit(3, [-5], [])
+        assert index.recent([-5, 8], 2) == {-5: [2, 9], 8: [7]}
+        index.edit(2, [-5, 11], [])  # an edited value can be lost again
+        assert index.recent([-5, 11], 5) == {-5: [1, 9]}
+        index.edit(3, [], [-5])  # and one lost can come back
+        add((10, [-5]))
+        assert index.recent([-5], 5) == {-5: [1, 3, 9, 10]}
 
 
 def test_a_hot_key_in_one_batch_decides_as_one_poll_per_story(
@@ -330,14 +357,11 @@ def test_a_store_without_event_words_gets_the_column_and_keeps_working(store_url
         # A story stored as the old code did: bands only, no event words.
         with opened.engine.begin() as conn:
             conn.execute(text("UPDATE stories SET event_words = NULL"))
-        [edited] = opened.stories.ingest_many(items([EDITED]), NOW)
+        opened.stories.ingest_many(items([EDITED]), NOW)
         with opened.engine.begin() as conn:
-            conn.execute(text("UPDATE stories SET event_words = NULL"))
-            conn.execute(story_bands.delete())
-            fp = identify(EDITED).fingerprint
-            conn.execute(
-                story_bands.insert(), [{"band": b, "story_id": edited.cluster_id} for b in fp.bands]
-            )
+            conn.execute(text("UPDATE stories SET event_words = NULL, bands = NULL"))
+        opened.close()  # a new process: its index loads the old story from its fingerprint
+        opened = Store.open(store_url)
         [report] = opened.stories.ingest_many(items([REPORT]), NOW)
         assert report.stored and not report.joined  # the old story has no event words
         copy = dataclasses.replace(REPORT, feed="third", link="https://third.example/3")

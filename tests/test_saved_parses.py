@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from monitor import runtime
+from monitor import collector, runtime
+from monitor.collector import FREEZE_FROM, lasting
 from monitor.match import compiler
-from monitor.match import lasting as lasting_module
 from monitor.match import query as query_module
-from monitor.match.lasting import FREEZE_FROM, lasting
 from monitor.match.query import FORMAT, And, Or, Term, decode, encode, parse_query
 from monitor.models import Story, Watchlist
 from monitor.runtime import Runtime
@@ -201,7 +200,7 @@ def test_a_large_restart_freezes_the_loaded_trees(
     store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
     query_module._cache.clear()
     compiler.forget()
-    monkeypatch.setattr(lasting_module, "FREEZE_FROM", len(QUERIES))
+    monkeypatch.setattr(collector, "FREEZE_FROM", len(QUERIES))
     try:
         engine = runtime.engine_with_store(watchlists, [], store)
         tree = query_module._cache[QUERIES[0]]

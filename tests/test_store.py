@@ -31,7 +31,6 @@ from monitor.store.schema import (
     UTCDateTime,
     metadata,
     stories,
-    story_bands,
     story_keys,
 )
 
@@ -175,6 +174,7 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
     old.create_all(engine)
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE stories DROP COLUMN event_words"))  # v3 added it
+        conn.execute(text("ALTER TABLE stories DROP COLUMN bands"))  # v5 added it
         conn.execute(text(f"DROP INDEX {ALERTS_STORY_INDEX}"))  # v4 added it
         sid = conn.execute(
             old.tables["stories"].insert(),
@@ -198,21 +198,21 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
     engine.dispose()
     for _ in range(2):  # the second open finds nothing to do
         opened = Store.open(store_url)
-        columns = {c["name"] for c in inspect(opened.engine).get_columns("story_bands")}
-        assert columns == {"band", "story_id"}
-        assert "event_words" in {c["name"] for c in inspect(opened.engine).get_columns("stories")}
+        assert not inspect(opened.engine).has_table("story_bands")  # v5: in `stories.bands`
+        columns = {c["name"] for c in inspect(opened.engine).get_columns("stories")}
+        assert {"event_words", "bands"} <= columns
         indexes = {
             i["name"]: i["column_names"] for i in inspect(opened.engine).get_indexes("alerts")
         }
         assert indexes[ALERTS_STORY_INDEX] == ["story_id"]
-        assert inspect(opened.engine).get_foreign_keys("story_bands") == []
         if opened.engine.dialect.name == "sqlite":
             with opened.engine.connect() as conn:
                 ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table'"))
-                assert sum("WITHOUT ROWID" in sql for sql in ddl.scalars()) == 2
+                assert sum("WITHOUT ROWID" in sql for sql in ddl.scalars()) == 1
         opened.close()
     opened = Store.open(store_url)
-    # Keys and bands came along: the story is seen, and a copy joins it through its bands.
+    # Keys came along: the story is seen; a copy joins it through the bands of its stored
+    # fingerprint (its `bands` column is NULL: computed when the index loads it).
     assert opened.stories.status([ident]) == [Status.SEEN]
     copy = dataclasses.replace(
         first, guid="g2", link="https://other.example/2", title="Eilmeldung: " + first.title
@@ -221,7 +221,7 @@ def test_a_store_made_by_the_old_schema_is_upgraded_when_opened(store_url: str) 
     assert result.joined and result.cluster_id == sid
     assert opened.stories.prune(NOW + timedelta(days=31), timedelta(days=30)) == 2
     with opened.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(story_bands)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(stories)).scalar_one() == 0
         keys = conn.execute(select(story_keys.c.story_id)).scalars().all()
     assert len(keys) >= len(ident.keys) and set(keys) == {None}  # tombstones
     opened.close()

@@ -45,10 +45,10 @@ from typing import Any, cast
 
 import ahocorasick
 
+from monitor.collector import lasting
 from monitor.match.analysis import Spans, loose_stream, offset, streams, words
 from monitor.match.compiler import Compiled, Keys, compile_watchlists, merge_repeated
 from monitor.match.evaluate import Found, Raw, evaluate
-from monitor.match.lasting import lasting
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 __all__ = ["Engine", "Scan", "compile_engine"]

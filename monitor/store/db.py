@@ -103,9 +103,11 @@ def insert_plain(
 def insert_ids(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> list[int]:
     """INSERT `rows` (every row with the same columns) and return their new ids, in order.
 
-    On SQLite, one plain INSERT per row, reading the rowid the driver gives back: SQLAlchemy's
-    `INSERT ... RETURNING` with ordered results has no sentinel column to batch with on
-    SQLite, so it takes each row through its whole statement path (11 against 6.5 µs a row).
+    On SQLite, one `executemany`, then the last rowid: the transaction holds the only write
+    lock and a rowid table gives each new row the highest rowid plus one, so the ids are the
+    `len(rows)` up to it. (SQLAlchemy's `INSERT ... RETURNING` with ordered results has no
+    sentinel column to batch with on SQLite, so it takes each row through its whole statement
+    path; one plain INSERT per row still cost ~30 µs a row of SQLAlchemy's execution.)
     PostgreSQL batches it, in order, as it is.
     """
     if not rows:
@@ -118,12 +120,13 @@ def insert_ids(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
     names = ", ".join(quote(column) for column in columns)
     sql = f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})"
     processors = [table.c[column].type.bind_processor(conn.dialect) for column in columns]
-    ids = []
-    for row in rows:
-        values = [row[column] for column in columns]
-        params = tuple(p(v) if p else v for p, v in zip(processors, values, strict=True))
-        ids.append(int(conn.exec_driver_sql(sql, params).lastrowid))
-    return ids
+    params = [
+        tuple(p(row[c]) if p else row[c] for p, c in zip(processors, columns, strict=True))
+        for row in rows
+    ]
+    conn.exec_driver_sql(sql, params)
+    last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def rows_in(

@@ -1,38 +1,24 @@
-"""Same-event clustering in the store (issue #4): what a story's index rows are, how the
-candidates of a poll are fetched, and which candidate a new story joins.
+"""Same-event clustering in the store (issue #4): what a story's retrieval values are, and
+which candidate a new story joins.
 
-A story has two kinds of retrieval value, kept as rows of `story_bands` (both are signed
-64-bit hashes, in disjoint hash families): the LSH bands of its fingerprint, which find
-near-identical copies (`same_story`), and the `event_keys` of its event print, which find
-independently written reports of the same event (`same_event`). Sharing the table keeps one
-lookup per poll, one B-tree written per row, and one way to delete a story's rows at prune or
-edit time: recompute them from the stored `fingerprint` and `event_words` (`stored_values`),
-since the table has no index on story_id.
+A story has two kinds of retrieval value (both signed 64-bit hashes, in disjoint hash
+families): the LSH bands of its fingerprint, which find near-identical copies (`same_story`),
+and the `event_keys` of its event print, which find independently written reports of the same
+event (`same_event`). Both are kept together, packed in the story's row (`stories.bands`), and
+looked up together in one in-memory index (`monitor.store.band_index`): one lookup per poll.
 
 A new story joins the cluster of the best near-duplicate when there is one (the stricter
 rule wins), otherwise the cluster of the best same-event candidate, so a watchlist alerts
 once per event however many outlets write it up in their own words. A story that joins a
 near-duplicate is stored without event words and keys (`event_words` NULL): it is a copy,
-and a later report of its event finds the cluster through the story it copies. Wire copy in
-twenty outlets writes 16 bands each, not 25.
+and a later report of its event finds the cluster through the story it copies.
 
 Hot topics: a key such as (anschlag, magdeburg) or (donald, trump) may be shared by thousands
 of stories within the dedupe window. Only the `CANDIDATES_PER_KEY` most recent stories of
-each value are fetched, decoded and compared (`recent`; ids grow with `seen_at`), so the work
-per story is bounded whatever the news (but for reading a hot key's index rows: two integers
-each, as any query for its most recent stories reads them). A report of an event joins its
-cluster through any recent member, so the bound rarely costs a join; the bench
+each value are fetched, decoded and compared (`BandIndex.recent`; ids grow with `seen_at`),
+so the work per story is bounded whatever the news. A report of an event joins its cluster
+through any recent member, so the bound rarely costs a join; the bench
 (bench/bench_dedupe.py, quality) measures what it costs on the corpus.
-
-The lookup is two plain index searches, not one query with a window function: the (value,
-story) pairs of the poll's values, straight from the primary key of `story_bands` (index-only,
-in key order), capped per value in Python; then each kept story's row, once. A window
-function (`ROW_NUMBER() OVER (PARTITION BY band ORDER BY story_id DESC)`) reads the same index
-rows, sorts them again in a temporary B-tree and, joined to `stories` per (value, story) pair,
-fetches and decodes a story once for every value it shares with the poll (a copy shares most
-of its original's bands and event keys). Profiled over the bench's rounds 1 and 2 (20,000
-stored), the lookup took 1.7 s that way, 0.7 s for the bands alone before event keys, and
-0.6 s for bands and event keys this way (bench/README.md, Dedupe).
 """
 
 from __future__ import annotations
@@ -40,12 +26,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from sqlalchemy import Connection
-
 from monitor.dedupe import EventPrint, Fingerprint, same_event, same_story
 from monitor.dedupe.event import shared_words
 from monitor.dedupe.fingerprint import jaccard
-from monitor.store.db import rows_in
 
 CANDIDATES_PER_KEY = 50
 """Most recent stories fetched (and compared) per band hash or event key. On the corpus
@@ -53,12 +36,6 @@ CANDIDATES_PER_KEY = 50
 0.956 at 2-3 and 0.961 from 5 on (no key of a capture date is shared by more than a few
 dozen stories); 50 leaves room for a busy day while bounding a poll's work to at most
 26 x 50 candidates per story."""
-
-VALUE_ROWS = (
-    "SELECT band, story_id FROM story_bands WHERE band IN ({marks}) ORDER BY band, story_id"
-)
-"""The stored (value, story id) pairs of a chunk of values, for `db.rows_in`: the primary
-key's own order, so SQLite sorts nothing."""
 
 STORY_ROWS = (
     "SELECT id, cluster_id, fingerprint, event_words FROM stories "
@@ -68,30 +45,14 @@ STORY_ROWS = (
 window (no index on seen_at needed: each is found by its id)."""
 
 
-def recent(conn: Connection, values: Sequence[int]) -> dict[int, list[int]]:
-    """Per value of `values` that is stored, the ids of its `CANDIDATES_PER_KEY` most recent
-    stories, in ascending order (the bound is taken before the window: a hot key's old stories
-    are not looked at in either case)."""
-    found: dict[int, list[int]] = {}
-    for band, story_id in rows_in(conn, VALUE_ROWS, values):
-        ids = found.get(band)
-        if ids is None:
-            found[band] = [story_id]
-        else:
-            ids.append(story_id)
-    bound = CANDIDATES_PER_KEY
-    return {band: ids[-bound:] if len(ids) > bound else ids for band, ids in found.items()}
-
-
 def story_values(fp: Fingerprint, ep: EventPrint | None) -> tuple[int, ...]:
-    """A story's rows of `story_bands`: its LSH bands, then its event keys, each once."""
+    """A story's retrieval values: its LSH bands, then its event keys, each once."""
     keys = ep.keys if ep is not None else ()
     return tuple(dict.fromkeys((*fp.bands, *keys)))
 
 
 def stored_values(fingerprint: str | None, event_words: str | None) -> tuple[int, ...]:
-    """The `story_values` of a stored story, from its stored columns: what prune and an edit
-    delete by primary key."""
+    """The `story_values` of a stored story, from its stored fingerprint and event words."""
     if not fingerprint:
         return ()
     ep = EventPrint.decode(event_words) if event_words is not None else None

@@ -18,6 +18,7 @@ from monitor.dedupe import EventPrint, Fingerprint, Identity, same_story
 from monitor.models import Story
 from monitor.store import events
 from monitor.store.alerting import NewAlert, record_matches
+from monitor.store.band_index import BandIndex, pack, stored
 from monitor.store.db import (
     dialect_insert,
     driver_value,
@@ -26,7 +27,7 @@ from monitor.store.db import (
     placeholder,
     rows_in,
 )
-from monitor.store.schema import stories, story_bands, story_keys, story_matches
+from monitor.store.schema import stories, story_keys, story_matches
 
 
 class Status(enum.Enum):
@@ -96,8 +97,9 @@ class Batch:
     so it sees the store as the one-by-one order would.
     """
 
-    def __init__(self, conn: Connection, now: datetime, cutoff: datetime) -> None:
+    def __init__(self, conn: Connection, index: BandIndex, now: datetime, cutoff: datetime) -> None:
         self.conn = conn
+        self.index = index
         self.now = now
         self.cutoff = cutoff
         self.keys: dict[str, int | _Entry | None] = {}
@@ -110,6 +112,9 @@ class Batch:
         """Per item of the batch, its `events.story_values`."""
         self.pending: list[_New] = []
         self.results: list[Ingested] = []
+        self.edits: list[tuple[int, Sequence[int], Sequence[int]]] = []
+        """(story id, its values before and after its edit): for the index, once the batch
+        has committed (`BandIndex.catch_up` reads new stories, not changed ones)."""
 
     def run(self, items: Sequence[ToIngest]) -> list[Ingested]:
         # Each story's bands and event keys, computed once: looked up, compared, written.
@@ -144,7 +149,9 @@ class Batch:
         conn = self.conn
         wanted = sorted({key for item in items for key in item.ident.keys})
         self.keys.update(known_keys(conn, wanted))
-        recent = events.recent(conn, sorted({v for values in self.values for v in values}))
+        self.index.catch_up(conn, self.cutoff)
+        values = sorted({v for values in self.values for v in values})
+        recent = self.index.recent(values, events.CANDIDATES_PER_KEY)
         ids = sorted({story_id for found in recent.values() for story_id in found})
         cutoff = driver_value(conn, stories.c.seen_at, self.cutoff)
         decoded: dict[int, _Entry] = {}
@@ -178,6 +185,7 @@ class Batch:
                 "cluster_id": new.joins.cluster_id if new.joins and new.joins.story_id else None,
                 "fingerprint": new.entry.fp.encode(),
                 "event_words": new.entry.ep.encode() if new.entry.ep is not None else None,
+                "bands": pack(self.values[new.index]),
             }
             for new in pending
         ]
@@ -199,9 +207,6 @@ class Batch:
             )
         keys = [(key, sid) for new, sid, _ in written for key in new.item.ident.keys]
         insert_plain(conn, story_keys, ("key", "story_id"), keys)
-        _insert_bands(
-            conn, [(band, sid) for new, sid, _ in written for band in self.values[new.index]]
-        )
         for new, story_id, cluster_id in written:
             count = record_matches(conn, story_id, cluster_id, new.item.alerts, set(), now)
             self.results[new.index] = Ingested(
@@ -233,9 +238,11 @@ class Batch:
                 stories.c.seen_at,
                 stories.c.fingerprint,
                 stories.c.event_words,
+                stories.c.bands,
             ).where(stories.c.id == story_id)
         ).one()
         cluster_id = row.cluster_id
+        after = events.story_values(ident.fingerprint, ident.event)
         conn.execute(
             update(stories)
             .where(stories.c.id == story_id)
@@ -243,10 +250,11 @@ class Batch:
                 title=item.story.title,
                 fingerprint=ident.fingerprint.encode(),
                 event_words=ident.event.encode(),
+                bands=pack(after),
             )
         )
-        old_values = events.stored_values(row.fingerprint, row.event_words)
-        self._rebanded(story_id, row.cluster_id, row.seen_at, old_values, ident)
+        old_values = stored(row.bands, row.fingerprint, row.event_words)
+        self._rebanded(story_id, row.cluster_id, row.seen_at, old_values, after, ident)
         before = set(
             conn.execute(
                 select(story_matches.c.watchlist).where(story_matches.c.story_id == story_id)
@@ -261,16 +269,14 @@ class Batch:
         cluster_id: int,
         seen_at: datetime,
         before: Sequence[int],
+        after: Sequence[int],
         ident: Identity,
     ) -> None:
         """An edited story's bands and event keys (`before`: those of its stored text) become
-        those of its new text, in the store and in the batch's view of it, so that prune
-        finds them (`schema.story_bands`) and later stories find the text they will be
-        compared with."""
+        those of its new text (`after`), in the batch's view of it and, once committed, in
+        the index, so that later stories find the text they will be compared with."""
         fp, ep = ident.fingerprint, ident.event
-        after = events.story_values(fp, ep)
-        delete_bands(self.conn, [(band, story_id) for band in before])
-        _insert_bands(self.conn, [(band, story_id) for band in after])
+        self.edits.append((story_id, before, after))
         entry = self.stored.get(story_id)
         if entry is None:
             entry = _Entry(fp, (0, story_id), story_id, cluster_id)
@@ -285,20 +291,6 @@ class Batch:
                 if entry not in found:
                     found.append(entry)
                     found.sort(key=_order)
-
-
-def _insert_bands(conn: Connection, rows: list[tuple[int, int]]) -> None:
-    """Band rows, in key order: neighbouring keys share B-tree pages."""
-    insert_plain(conn, story_bands, ("band", "story_id"), sorted(set(rows)))
-
-
-def delete_bands(conn: Connection, rows: Sequence[tuple[int, int]]) -> None:
-    """Delete band rows by primary key (there is no index on story_id: see schema.py)."""
-    if rows:
-        mark = placeholder(conn)
-        conn.exec_driver_sql(
-            f"DELETE FROM story_bands WHERE band = {mark} AND story_id = {mark}", list(rows)
-        )
 
 
 def known_keys(conn: Connection, keys: Sequence[str]) -> list[tuple[str, int | None]]:

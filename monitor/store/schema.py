@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -88,6 +89,11 @@ stories = Table(
     # monitor.dedupe.EventPrint.encode(): NULL for stories stored before same-event clustering
     # (they have no event keys either; see monitor/store/events.py).
     Column("event_words", Text),
+    # Its LSH bands and event keys (`monitor.store.events.story_values`), packed as signed
+    # 64-bit ints (`monitor.store.band_index.pack`): what the in-memory candidate index of
+    # each process is built from. NULL for stories stored before store version 5 (their
+    # values are computed from `fingerprint` and `event_words`).
+    Column("bands", LargeBinary),
     Index("ix_stories_seen_at", "seen_at"),
 )
 
@@ -99,23 +105,6 @@ story_keys = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("story_id", _Id, ForeignKey("stories.id", ondelete="SET NULL"), index=True),
-    sqlite_with_rowid=False,
-)
-
-# LSH band hashes of each story's fingerprint: candidates for near-duplicates are the stories
-# sharing a band, found by this index, so lookups stay sub-linear in the stories kept.
-# Sixteen rows per story land at random places of an index of millions, so a row is kept as
-# small as it can be and touches one B-tree only (bench/bench_dedupe.py): no seen_at (the
-# window is checked on the joined story), no index on story_id and no foreign key (whose
-# ON DELETE would need one). The rows of a story are always `Fingerprint.bands` of its stored
-# fingerprint plus the `event_keys` of its stored event words (an edit replaces them), so
-# `Stories.prune` deletes them by primary key. Event keys share the table (and the lookup) with
-# the bands: one query and one B-tree per poll; see monitor/store/events.py.
-story_bands = Table(
-    "story_bands",
-    metadata,
-    Column("band", BigInteger, primary_key=True),
-    Column("story_id", _Id, primary_key=True),
     sqlite_with_rowid=False,
 )
 

@@ -21,28 +21,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from monitor.collector import paused
 from monitor.dedupe import Identity
 from monitor.models import Story
 from monitor.store.alerting import NewAlert
+from monitor.store.band_index import BandIndex
 from monitor.store.db import IN_CHUNK, Database
-from monitor.store.events import stored_values
-from monitor.store.ingest import (
-    Batch,
-    Ingested,
-    Status,
-    ToIngest,
-    delete_bands,
-    known_keys,
-    status_of,
-)
+from monitor.store.ingest import Batch, Ingested, Status, ToIngest, known_keys, status_of
 from monitor.store.schema import (
     alerts,
     stories,
 )
 
 DEFAULT_WINDOW = timedelta(hours=72)
-PRUNE_CHUNK = 1000
-"""Stories whose bands and event keys `prune` computes and deletes at once."""
 
 
 class Stories:
@@ -50,6 +41,8 @@ class Stories:
         self._db = db
         self.window = window
         """Near-duplicates seen within this time join one cluster (one alert per watchlist)."""
+        self.index = BandIndex()
+        """This process's view of the stored stories' bands and event keys (`band_index`)."""
 
     def status(self, identities: Sequence[Identity]) -> list[Status]:
         """A cheap batched pre-check so that only new or changed stories are matched.
@@ -85,14 +78,26 @@ class Stories:
         """
         if not items:
             return []
+        with paused():  # re-enabled once `_batch`'s objects are gone: nothing left to scan
+            results = self._batch(items, now)
+        if results is None:  # another process stored one of them meanwhile
+            return [self.ingest_many([item], now)[0] for item in items]
+        return results
+
+    def _batch(self, items: Sequence[ToIngest], now: datetime) -> list[Ingested] | None:
+        """`ingest_many` in one transaction; None if a unique key failed (several items)."""
         try:
             with self._db.transaction() as conn:
-                return Batch(conn, now, now - self.window).run(items)
+                batch = Batch(conn, self.index, now, now - self.window)
+                results = batch.run(items)
         except IntegrityError:
-            if len(items) == 1:
-                # Another process stored the same story (or alert) between our check and insert.
-                return [Ingested(stored=False)]
-        return [self.ingest_many([item], now)[0] for item in items]
+            if len(items) > 1:
+                return None
+            # Another process stored the same story (or alert) between our check and insert.
+            return [Ingested(stored=False)]
+        for story_id, before, after in batch.edits:  # committed: the index may learn them
+            self.index.edit(story_id, before, after)
+        return results
 
     def also_in(self, alert_id: int) -> tuple[str, ...]:
         """The other outlets (feed names) that carried the alerted story's cluster, in order."""
@@ -115,34 +120,13 @@ class Stories:
     def prune(self, now: datetime, horizon: timedelta) -> int:
         """Forget stories first seen before `now - horizon`; returns how many went.
 
-        Their bands and event keys, matches, alerts and deliveries go with them; their
-        identity keys stay as tombstones (story_id NULL), so a feed that re-serves an old item
-        does not make it new. Bands and event keys are deleted by primary key, computed from
-        each story's stored fingerprint and event words (they have no index on story_id: see
-        `schema.story_bands`).
+        Their matches, alerts and deliveries go with them; their identity keys stay as
+        tombstones (story_id NULL), so a feed that re-serves an old item does not make it new.
+        Their ids may stay in a process's band index a while: they lead nowhere, as
+        candidates are read from `stories`.
         """
-        cutoff = now - horizon
         with self._db.transaction() as conn:
-            after = 0
-            while True:  # a chunk at a time: a first prune after months may meet millions
-                chunk = conn.execute(
-                    select(stories.c.id, stories.c.fingerprint, stories.c.event_words)
-                    .where(stories.c.seen_at < cutoff, stories.c.id > after)
-                    .order_by(stories.c.id)
-                    .limit(PRUNE_CHUNK)
-                ).all()
-                if not chunk:
-                    break
-                after = chunk[-1].id
-                delete_bands(
-                    conn,
-                    [
-                        (band, row.id)
-                        for row in chunk
-                        for band in stored_values(row.fingerprint, row.event_words)
-                    ],
-                )
-            result = conn.execute(delete(stories).where(stories.c.seen_at < cutoff))
+            result = conn.execute(delete(stories).where(stories.c.seen_at < now - horizon))
             return int(result.rowcount or 0)
 
     def alert_count(self) -> int:

@@ -1,18 +1,12 @@
 """Bring a store made by an older schema up to this one, once, when it is opened.
 
-`metadata.create_all` only creates missing tables; it never changes one that exists. Three
+`metadata.create_all` only creates missing tables; it never changes one that exists. Four
 changes so far need more:
 
-* **v1 -> v2** (`story_bands`, `story_keys`): bands lost their `seen_at` column, their index
-  on `story_id` and their foreign key; on SQLite both tables became WITHOUT ROWID (see
-  `schema.py`). PostgreSQL drops the column, constraint and index in place; SQLite, which can
-  alter neither a table's foreign keys nor its rowid, copies each table into its new form
-  (in key order: sequential writes; ~40 s for 16 million bands and 3 million keys).
-
-A v1 store's bands are those of each story's first fingerprint; an edited story (whose v2
-bands are replaced with its text) may so leave a few band rows behind at prune time. They
-lead nowhere (the lookup joins `stories`), or at worst, should SQLite reuse a pruned id, to a
-candidate that verification (`same_story`) rejects; they cost a few bytes each.
+* **v1 -> v2** (`story_keys`, and `story_bands` until v5 dropped it): on SQLite the keys
+  table became WITHOUT ROWID and lost its secondary index (see `schema.py`); SQLite, which
+  cannot alter a table's rowid, copies it into its new form (in key order: sequential writes;
+  ~10 s for 3 million keys).
 
 * **v2 -> v3** (`stories.event_words`, same-event clustering, issue #4): a nullable column,
   added in place on both backends (no rewrite: a catalogue change). Stories stored before
@@ -22,6 +16,13 @@ candidate that verification (`same_story`) rejects; they cost a few bytes each.
 * **v3 -> v4**: an index on `alerts.story_id`, so that prune's cascade from a deleted story
   to its alerts finds them by index instead of scanning every alert (`CREATE INDEX IF NOT
   EXISTS`, on both backends; once, on the first open, as long as the alerts table takes).
+
+* **v4 -> v5** (`stories.bands`): a story's bands and event keys moved from rows of
+  `story_bands` (25 random B-tree rows per story: the cap on how many stories a second the
+  store could take) into a column of its own row, looked up in memory
+  (`monitor.store.band_index`). The column is added, NULL for the stories stored before
+  (their values are computed from their fingerprint and event words when an index loads
+  them), and `story_bands` is dropped: so the v1 -> v2 rewrite of it is no longer done.
 
 Each upgrade runs in one transaction that re-checks what it upgrades, so two processes
 opening an old store at once upgrade it once.
@@ -34,7 +35,7 @@ import sqlite3
 from sqlalchemy import Engine, Table, inspect, text
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from monitor.store.schema import ALERTS_STORY_INDEX, story_bands, story_keys
+from monitor.store.schema import ALERTS_STORY_INDEX, story_keys
 
 
 def upgrade(engine: Engine) -> None:
@@ -47,20 +48,13 @@ def upgrade(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         _upgrade_sqlite(engine)
         return
-    if "event_words" not in {c["name"] for c in inspect(engine).get_columns("stories")}:
-        with engine.begin() as conn:  # IF NOT EXISTS: another process may have added it
-            conn.execute(text("ALTER TABLE stories ADD COLUMN IF NOT EXISTS event_words TEXT"))
-    if "seen_at" not in {c["name"] for c in inspect(engine).get_columns("story_bands")}:
+    columns = {c["name"] for c in inspect(engine).get_columns("stories")}
+    if {"event_words", "bands"} <= columns and not inspect(engine).has_table("story_bands"):
         return
-    with engine.begin() as conn:
-        conn.execute(text("LOCK TABLE story_bands IN ACCESS EXCLUSIVE MODE"))
-        inspector = inspect(conn)
-        if "seen_at" not in {c["name"] for c in inspector.get_columns("story_bands")}:
-            return  # another process did it while we waited for the lock
-        for fk in inspector.get_foreign_keys("story_bands"):
-            conn.execute(text(f'ALTER TABLE story_bands DROP CONSTRAINT "{fk["name"]}"'))
-        conn.execute(text("DROP INDEX IF EXISTS ix_story_bands_story"))
-        conn.execute(text("ALTER TABLE story_bands DROP COLUMN seen_at"))
+    with engine.begin() as conn:  # IF [NOT] EXISTS: another process may have done it
+        conn.execute(text("ALTER TABLE stories ADD COLUMN IF NOT EXISTS event_words TEXT"))
+        conn.execute(text("ALTER TABLE stories ADD COLUMN IF NOT EXISTS bands BYTEA"))
+        conn.execute(text("DROP TABLE IF EXISTS story_bands"))
 
 
 def _upgrade_sqlite(engine: Engine) -> None:
@@ -70,7 +64,7 @@ def _upgrade_sqlite(engine: Engine) -> None:
     try:
         db = raw.driver_connection
         assert isinstance(db, sqlite3.Connection)
-        if not _old_sqlite(db) and not _no_event_words(db):
+        if not _old_sqlite(db) and not _missing(db) and not _has_bands_table(db):
             return
         level, db.isolation_level = db.isolation_level, None
         try:
@@ -78,8 +72,10 @@ def _upgrade_sqlite(engine: Engine) -> None:
             try:
                 for table, columns, index in _old_sqlite(db):  # again, under the write lock
                     _rebuild(db, engine, table, columns, index)
-                if _no_event_words(db):
-                    db.execute("ALTER TABLE stories ADD COLUMN event_words TEXT")
+                for column, kind in _missing(db):
+                    db.execute(f"ALTER TABLE stories ADD COLUMN {column} {kind}")
+                if _has_bands_table(db):
+                    db.execute("DROP TABLE story_bands")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -94,16 +90,21 @@ def _old_sqlite(db: sqlite3.Connection) -> list[tuple[Table, str, str]]:
     """The tables still in their v1 form: (table, its columns, its v1 secondary index)."""
     ddl = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall())
     old = []
-    if "seen_at" in {row[1] for row in db.execute("PRAGMA table_info(story_bands)")}:
-        old.append((story_bands, "band, story_id", "ix_story_bands_story"))
     if "WITHOUT ROWID" not in str(ddl.get("story_keys", "")).upper():
         old.append((story_keys, "key, story_id", "ix_story_keys_story_id"))
     return old
 
 
-def _no_event_words(db: sqlite3.Connection) -> bool:
-    """Whether `stories` still lacks the v3 `event_words` column."""
-    return "event_words" not in {row[1] for row in db.execute("PRAGMA table_info(stories)")}
+def _missing(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The columns of `stories` added since v1 that it lacks: (name, SQL type)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(stories)")}
+    return [(c, kind) for c, kind in (("event_words", "TEXT"), ("bands", "BLOB")) if c not in have]
+
+
+def _has_bands_table(db: sqlite3.Connection) -> bool:
+    """Whether the v4 `story_bands` table is still there."""
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'story_bands'")
+    return found.fetchone() is not None
 
 
 def _rebuild(
