@@ -417,7 +417,7 @@ def store_speed(
         index = store.stories.index
         report(
             f"  band index loaded in {time.perf_counter() - start:.1f} s: {len(index):,} "
-            f"entries, {index.nbytes / 1e6:,.0f} MB of arrays, RSS +{rss_now_mb() - before:,.0f} MB"
+            f"entries, {index.nbytes / 1e6:,.0f} MB of arrays, RSS {rss_now_mb() - before:+,.0f} MB"
         )
         polls, fp_time = timed_identify(feeds)
         count = sum(len(p) for p in polls)

@@ -83,6 +83,7 @@ async def run_daemon(
                 "deliveries: %d sent, %d to retry, %d dead", report.sent, report.failed, report.dead
             )
 
+    runtime.load_index()
     async with runtime.client() as client:
         ctx = runtime.poll_context(client)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -164,6 +165,17 @@ class Runtime:
                 failing_after=timedelta(seconds=notify.failing_after),
                 alert_channel=notify.alert_channel,
             ),
+        )
+
+    def load_index(self) -> None:
+        """Load the near-duplicate index before the first poll, which would stall on it."""
+        started = time.perf_counter()
+        index = self.store.stories.load_index(datetime.now(UTC))
+        log.info(
+            "near-duplicate index: %d band hashes and event keys (%.0f MB), loaded in %.1f s",
+            len(index),
+            index.nbytes / 1e6,
+            time.perf_counter() - started,
         )
 
     def prune(self) -> int:

@@ -160,7 +160,7 @@ def test_a_run_finds_exactly_the_entries_of_each_value(
         np.array(stored, dtype=np.int64), np.arange(len(stored), dtype=np.int64)
     )
     query = np.array(sorted(set(wanted)), dtype=np.int64)
-    found = {int(query[k]): run.ids[low:high].tolist() for k, low, high in run.spans(query)}
+    found = {int(query[k]): run.ids[low:high].tolist() for k, low, high in spans(run, query)}
     expected: dict[int, list[int]] = {}
     for story_id, value in enumerate(stored):  # ids in the order read, as a run keeps them
         if value in set(wanted):
@@ -169,11 +169,19 @@ def test_a_run_finds_exactly_the_entries_of_each_value(
 
 
 @pytest.mark.parametrize("size", [1, 31, 32, 33, 64, 65, 100, 1000])
-def test_a_run_finds_values_on_and_around_the_sample_boundaries(size: int) -> None:
+def test_a_run_finds_values_on_and_around_the_sample_boundaries(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Distinct values 0, 2, 4, ...: every one found once, every odd one (between two
     entries, hence also just below and above each sample) not at all."""
+    monkeypatch.setattr(band_index_module, "SAMPLE_FROM", 0)
     values = np.arange(0, 2 * size, 2, dtype=np.int64)
     run = band_index_module._sorted_run(values, np.arange(size, dtype=np.int64))
     query = np.arange(-1, 2 * size + 1, dtype=np.int64)
-    found = {int(query[k]): (low, high) for k, low, high in run.spans(query)}
+    found = {int(query[k]): (low, high) for k, low, high in spans(run, query)}
     assert found == {2 * i: (i, i + 1) for i in range(size)}
+
+
+def spans(run: band_index_module._Run, query: np.ndarray) -> list[tuple[int, int, int]]:
+    present, lows, highs = run.spans(query)
+    return list(zip(present.tolist(), lows.tolist(), highs.tolist(), strict=True))

@@ -4,6 +4,7 @@ and a restarted daemon on the same store repeats nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,7 +87,11 @@ def test_daemon_polls_alerts_once_and_stops_cleanly(
     finally:
         assert stop_daemon(daemon) == 0
     assert len(webhook_server.requests) == 2
-    assert "Traceback" not in log.read_text(encoding="utf-8")
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text
+    # Each start loaded the near-duplicate index: empty, then with the stored stories'.
+    loads = re.findall(r"near-duplicate index: (\d+) band hashes", text)
+    assert len(loads) == 2 and loads[0] == "0" and int(loads[1]) > 0, loads
 
 
 def test_sighup_reloads_the_config_and_a_bad_config_changes_nothing(

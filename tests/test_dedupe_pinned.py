@@ -1,8 +1,8 @@
 """Fingerprint values pinned: stored band hashes must stay valid across versions.
 
-A store keeps each story's LSH band hashes (`story_bands`) and its encoded fingerprint; a later
-version that computed other signatures or band hashes for the same text would silently stop
-finding every story stored before it (and `prune` would delete band rows that do not exist).
+A store keeps each story's LSH band hashes (`stories.bands`) and its encoded fingerprint; a
+later version that computed other signatures or band hashes for the same text would silently
+stop finding every story stored before it.
 So the values themselves are fixed here: a faster implementation must give these exact numbers.
 """
 

@@ -9,11 +9,14 @@ share at least one band with high probability, so the store finds candidates by 
 lookup on band hashes — sub-linear in the number of stories kept — and only those candidates
 are compared.
 
-Why our own MinHash instead of `datasketch`: datasketch needs numpy and scipy (~80 MB) for a
-few lines of arithmetic; one BLAKE2b call per token yields all 32 permutations at once.
+Why our own MinHash instead of `datasketch`: datasketch brings scipy (tens of MB) for a few
+lines of arithmetic, and its in-memory LSH keeps Python sets per band (the store's index keeps
+16 bytes an entry: monitor/store/band_index.py); one BLAKE2b call per token yields all 32
+permutations at once.
 
-The values are part of the store's format: band hashes are stored (`story_bands`) and must come
-out the same for the same text in every later version (tests/test_dedupe_pinned.py pins them).
+The values are part of the store's format: band hashes are stored (`stories.bands`) and must
+come out the same for the same text in every later version (tests/test_dedupe_pinned.py pins
+them).
 """
 
 from __future__ import annotations

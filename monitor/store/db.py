@@ -32,8 +32,9 @@ WAL_CHECKPOINT_BYTES = 40 << 20
 """WAL size (bytes) at which SQLite checkpoints on its own."""
 CACHE_KIB = 32 << 10
 """SQLite's page cache per connection, in KiB (SQLite's default: 2 MiB); it grows only as pages
-are read, so a small store stays smaller. At 1M stories it holds the inner pages of the band
-and key indexes (~15,000 pages of 1 KiB) and some leaves: peak RSS of the 1M bench 86 -> 131 MB.
+are read, so a small store stays smaller. At 1M stories it held the inner pages of the band
+and key indexes (~15,000 pages of 1 KiB; bands have since moved into `stories.bands`) and some
+leaves: peak RSS of the 1M bench 86 -> 131 MB.
 64 MiB saved 8 % more read() calls for 40 MB more; a memory map (`mmap_size`) saved a few more
 but mapped most of a 1 GB store into the process: 600 MB of RSS, which the OOM killer counts."""
 
@@ -87,7 +88,7 @@ def insert_plain(
 ) -> None:
     """INSERT many rows as the driver takes them, skipping SQLAlchemy's per-row processing.
 
-    For the hot path of a poll (16 band rows per story): the values must be ints, strings or
+    For the hot path of a poll (3 key rows per story): the values must be ints, strings or
     None, or already in the driver's form. Several times faster than
     `conn.execute(insert(table), dicts)` for thousands of rows.
     """
@@ -173,10 +174,11 @@ def _sqlite_engine(database: str | None) -> Engine:
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        # A new story writes ~19 index entries (16 bands, 3 keys) at random places in indexes
-        # of millions: each dirties a page of its own, which the WAL and then the checkpoint
-        # write whole. 1 KiB pages write a quarter of the bytes of the default 4 KiB
-        # (bench/bench_dedupe.py: ~1.7x the stories/s at 1M stored). Only a new file takes
+        # A new story writes its identity keys at random places of an index of millions (and,
+        # until bands moved into its row, 16-25 band rows): each dirties a page of its own,
+        # which the WAL and then the checkpoint write whole. 1 KiB pages write a quarter of
+        # the bytes of the default 4 KiB (bench/bench_dedupe.py: ~1.7x the stories/s at 1M
+        # stored, measured with the band rows). Only a new file takes
         # it, and only before WAL mode is set; an existing store keeps its page size (README:
         # Dedupe, how to convert one).
         cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -184,7 +186,7 @@ def _sqlite_engine(database: str | None) -> Engine:
         cursor.execute("PRAGMA busy_timeout=10000")  # wait for another process's write
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints, safe with WAL
-        # Each story looks up and then writes ~19 index entries at random places of indexes of
+        # Each story looks up and then writes index entries at random places of indexes of
         # millions: with SQLite's default 2 MB page cache not even their inner B-tree pages
         # stay cached, and every page read is a read() call, 60 % of the store's system calls
         # at 1M stories (bench/bench_dedupe.py under strace, rounds 1 and 2: 577,000 calls;

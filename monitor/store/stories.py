@@ -52,6 +52,13 @@ class Stories:
         known = self._known({key for ident in identities for key in ident.keys})
         return [status_of(ident, known) for ident in identities]
 
+    def load_index(self, now: datetime) -> BandIndex:
+        """Build this process's band index from the stories of the window now, rather than
+        at the first poll (at 1,000,000 stories within the window: ~10 s, ~410 MB)."""
+        with self._db.transaction() as conn:
+            self.index.catch_up(conn, now - self.window)
+        return self.index
+
     def ingest(
         self,
         story: Story,
