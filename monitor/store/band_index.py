@@ -14,11 +14,12 @@ follows the table (`catch_up`, at the start of every batch): the table stays the
 written by every process, and each process's index reads what was added since, its own
 stories included (by id: a range of the primary key, cheap).
 
-Layout: two numpy arrays sorted by value (values, story ids: 16 bytes an entry, ~410 MB for
-1,000,000 stories of ~25 values all within the window; a 72-hour window of a real deployment
-holds far fewer), and a dict of the entries read since the last merge into them. A lookup is
-a binary search per value, batched (`numpy.searchsorted`). Merges drop the entries of stories
-that left the window.
+Layout: a few sorted runs, each two numpy arrays sorted by value (values, story ids: 16
+bytes an entry, ~410 MB for 1,000,000 stories of ~25 values all within the window; a 72-hour
+window of a real deployment holds far fewer), and a dict of the entries read since the last
+flush. A flush turns the dict into a run; runs of similar size are merged (`RUN_RATIO`), and
+merging drops the entries of stories that left the window. A lookup is a binary search per
+value and run, batched (`numpy.searchsorted`).
 
 Several processes on PostgreSQL: ids come from a sequence and transactions commit out of
 order, so an id below the highest one read may still be in flight; `catch_up` asks for such
@@ -335,8 +336,8 @@ class BandIndex:
         if len(self._runs) == 1:  # every entry has been through `without`
             self._gone = {}
         else:  # an edit of a story that has left the window no longer matters
-            self._gone = {v: {i for i in ids if i >= first} for v, ids in self._gone.items()}
-            self._gone = {v: ids for v, ids in self._gone.items() if ids}
+            kept = ((value, {i for i in lost if i >= first}) for value, lost in self._gone.items())
+            self._gone = {value: lost for value, lost in kept if lost}
 
 
 def _top(conn: Connection) -> int:
@@ -353,7 +354,7 @@ def _first(conn: Connection, cutoff: datetime) -> int | None:
 def _entries(rows: Sequence[Sequence[Any]]) -> tuple[_Array, _Array]:
     """(values, story ids) of the (id, bands, fingerprint, event words) rows of `stories`."""
     blobs = [
-        bands if bands is not None else pack(stored(None, fp, words))
+        bands if bands is not None else pack(stored_values(fp, words))
         for _, bands, fp, words in rows
     ]
     values = np.frombuffer(b"".join(blobs), dtype="<i8").astype(np.int64, copy=False)
