@@ -142,6 +142,32 @@ def test_the_index_holds_each_stored_story_under_its_values(store: Store) -> Non
     assert fresh.recent([*values, 12345], 50) == {v: [first.cluster_id] for v in values}
 
 
+def test_a_batch_s_own_stories_are_in_the_index_without_reading_them_back(store: Store) -> None:
+    """After a commit the index holds the batch's stories at once (`add_own`): the next
+    `catch_up` finds nothing new to read."""
+    store.stories.load_index(NOW)
+    [first] = store.stories.ingest_many(batch_items([MUSK_MEETS_SCHOLZ]), NOW)
+    ident = identify(MUSK_MEETS_SCHOLZ)
+    values = story_values(ident.fingerprint, ident.event)
+    index = store.stories.index
+    assert index.recent(values, 50) == {v: [first.cluster_id] for v in values}
+    assert index._upto == first.cluster_id
+
+
+def test_own_stories_after_an_unread_id_wait_for_catch_up() -> None:
+    """Ids that do not follow the last one read would hide a gap: `add_own` leaves them to
+    `catch_up`, which reads the table in id order."""
+    index = BandIndex()
+    index._upto = 10
+    index.add_own([(12, (1, 2)), (13, (3,))])  # 11 unread
+    index.add_own([(11, (1,)), (13, (3,))])  # not contiguous
+    assert index.recent([1, 2, 3], 50) == {}
+    assert index._upto == 10
+    index.add_own([(11, (1, 2)), (12, (2,))])
+    assert index.recent([1, 2, 3], 50) == {1: [11], 2: [11, 12]}
+    assert index._upto == 12
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     stored=st.lists(

@@ -211,6 +211,22 @@ class BandIndex:
             if self._recent_count >= FLUSH_AT:
                 self._flush(conn, cutoff)
 
+    def add_own(self, added: Sequence[tuple[int, Sequence[int]]]) -> None:
+        """Stories this process has just committed (id, values; ids ascending), so that the
+        next `catch_up` need not read them back. Taken only when their ids follow the last
+        one read without a gap, so that nothing below them can be missing (on SQLite, when
+        no other process wrote between this batch's `catch_up` and its insert); otherwise
+        `catch_up` reads them like any other story."""
+        with self._lock:
+            if not added or self._upto is None or added[0][0] != self._upto + 1:
+                return
+            ids = [story_id for story_id, _ in added]
+            if ids[-1] - ids[0] != len(ids) - 1:
+                return
+            values = [value for _, found in added for value in found]
+            self._remember(values, [i for i, found in added for _ in found])
+            self._upto = ids[-1]
+
     def edit(self, story_id: int, before: Sequence[int], after: Sequence[int]) -> None:
         """A story's values changed by an edit (committed), which `catch_up` does not see:
         it is found by its new values and no longer by those it lost."""
@@ -247,25 +263,36 @@ class BandIndex:
                 counts = highs - starts
                 at = np.repeat(starts - np.cumsum(counts) + counts, counts)
                 ids = run.ids[at + np.arange(len(at))].tolist()
-                end = 0
-                for k, count in zip(present.tolist(), counts.tolist(), strict=True):
-                    value, end = values[k], end + count
-                    if value in found:
-                        found[value] += ids[end - count : end]
-                    else:
-                        found[value] = ids[end - count : end]
-            recent = self._recent
-            for value in values:
-                more = recent.get(value)
-                if more:
-                    found[value] = found[value] + more if value in found else more
-            for value, ids in list(found.items()):
-                if value in gone:
-                    ids = [i for i in ids if i not in gone[value]]
-                if ids:
-                    found[value] = sorted(ids)[-bound:]  # nearly sorted already: cheap
+                keys = wanted[present].tolist()
+                if len(ids) == len(keys):  # one id per value: the usual case
+                    lists = [[story_id] for story_id in ids]
                 else:
-                    del found[value]
+                    ends = np.cumsum(counts).tolist()
+                    lists = [ids[e - c : e] for e, c in zip(ends, counts.tolist(), strict=True)]
+                if not found:
+                    found = dict(zip(keys, lists, strict=True))
+                    continue
+                for value, more in zip(keys, lists, strict=True):
+                    if value in found:
+                        found[value] += more
+                    else:
+                        found[value] = more
+            recent = self._recent
+            for value in recent.keys() & values:  # in C: most values are in no recent entry
+                more = recent[value]
+                found[value] = found[value] + more if value in found else list(more)
+            if gone:
+                for value, ids in list(found.items()):
+                    if value in gone:
+                        ids = [i for i in ids if i not in gone[value]]
+                    if ids:
+                        found[value] = sorted(ids)[-bound:]
+                    else:
+                        del found[value]
+            else:
+                for value, ids in found.items():
+                    if len(ids) > 1:
+                        found[value] = sorted(ids)[-bound:]  # nearly sorted already: cheap
             return found
 
     def _load(self, conn: Connection, cutoff: datetime) -> None:

@@ -11,7 +11,9 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
+import numpy as np
 from sqlalchemy import Connection, select, update
 
 from monitor.dedupe import EventPrint, Fingerprint, Identity, same_story
@@ -115,6 +117,9 @@ class Batch:
         self.edits: list[tuple[int, Sequence[int], Sequence[int]]] = []
         """(story id, its values before and after its edit): for the index, once the batch
         has committed (`BandIndex.catch_up` reads new stories, not changed ones)."""
+        self.added: list[tuple[int, Sequence[int]]] = []
+        """(story id, its values) of the stories written, in id order: for the index, once
+        the batch has committed (`BandIndex.add_own`)."""
 
     def run(self, items: Sequence[ToIngest]) -> list[Ingested]:
         # Each story's bands and event keys, computed once: looked up, compared, written.
@@ -150,7 +155,7 @@ class Batch:
         wanted = sorted({key for item in items for key in item.ident.keys})
         self.keys.update(known_keys(conn, wanted))
         self.index.catch_up(conn, self.cutoff)
-        values = sorted({v for values in self.values for v in values})
+        values = np.unique(np.fromiter(chain.from_iterable(self.values), np.int64)).tolist()
         recent = self.index.recent(values, events.CANDIDATES_PER_KEY)
         ids = sorted({story_id for found in recent.values() for story_id in found})
         cutoff = driver_value(conn, stories.c.seen_at, self.cutoff)
@@ -197,6 +202,7 @@ class Batch:
             assert cluster is not None
             new.entry.story_id, new.entry.cluster_id = story_id, cluster
             self.stored[story_id] = new.entry
+            self.added.append((story_id, self.values[new.index]))
             written.append((new, story_id, cluster))
             if row["cluster_id"] is None:
                 unknown.append((cluster, story_id))

@@ -102,7 +102,9 @@ class Stories:
                 return None
             # Another process stored the same story (or alert) between our check and insert.
             return [Ingested(stored=False)]
-        for story_id, before, after in batch.edits:  # committed: the index may learn them
+        # Committed: the index may learn them (its own stories first, as it would read them).
+        self.index.add_own(batch.added)
+        for story_id, before, after in batch.edits:
             self.index.edit(story_id, before, after)
         return results
 
