@@ -11,8 +11,9 @@ So a story's values are one packed column of its own row (`stories.bands`, writt
 row, at the end of the table), and the lookup from a value to its stories is this index in
 memory. It is built from the stories of the dedupe window when a process first ingests, and
 follows the table (`catch_up`, at the start of every batch): the table stays the one truth,
-written by every process, and each process's index reads what was added since, its own
-stories included (by id: a range of the primary key, cheap).
+written by every process, and each process's index reads what was added since (by id: a
+range of the primary key, cheap). Its own stories it takes from the batch that wrote them,
+once committed (`add_own`), when nothing can be missing below their ids.
 
 Layout: a few sorted runs, each two numpy arrays sorted by value (values, story ids: 16
 bytes an entry, ~410 MB for 1,000,000 stories of ~25 values all within the window; a 72-hour
