@@ -259,12 +259,12 @@ class BandIndex:
                     continue
                 # The last `bound` ids of each span (more where edits took some away), all
                 # gathered at once: a numpy slice per value cost more than the search.
-                extra = [len(gone.get(v, ())) for v in wanted[present].tolist()] if gone else 0
+                keys = wanted[present].tolist()
+                extra = [len(gone.get(v, ())) for v in keys] if gone else 0
                 starts = np.maximum(lows, highs - bound - np.asarray(extra, dtype=np.int64))
                 counts = highs - starts
                 at = np.repeat(starts - np.cumsum(counts) + counts, counts)
                 ids = run.ids[at + np.arange(len(at))].tolist()
-                keys = wanted[present].tolist()
                 if len(ids) == len(keys):  # one id per value: the usual case
                     lists = [[story_id] for story_id in ids]
                 else:
@@ -280,20 +280,18 @@ class BandIndex:
                         found[value] = more
             recent = self._recent
             for value in recent.keys() & values:  # in C: most values are in no recent entry
-                more = recent[value]
-                found[value] = found[value] + more if value in found else list(more)
-            if gone:
-                for value, ids in list(found.items()):
-                    if value in gone:
-                        ids = [i for i in ids if i not in gone[value]]
-                    if ids:
-                        found[value] = sorted(ids)[-bound:]
-                    else:
-                        del found[value]
-            else:
-                for value, ids in found.items():
-                    if len(ids) > 1:
-                        found[value] = sorted(ids)[-bound:]  # nearly sorted already: cheap
+                more = recent[value]  # empty once an edit took its only story away
+                if more:
+                    found[value] = found[value] + more if value in found else list(more)
+            for value in [value for value in found if value in gone]:
+                kept = [i for i in found[value] if i not in gone[value]]
+                if kept:
+                    found[value] = kept
+                else:
+                    del found[value]
+            for value, ids in found.items():
+                if len(ids) > 1:
+                    found[value] = sorted(ids)[-bound:]  # nearly sorted already: cheap
             return found
 
     def _load(self, conn: Connection, cutoff: datetime) -> None:
