@@ -251,7 +251,7 @@ def run(sizes: list[int], articles: int, naive_articles: int, hard: bool = False
     for size in sizes:
         generated = [corpus.query() for _ in range(size)]
         watchlists = [Watchlist(name=f"q{i}", query=t) for i, (t, _) in enumerate(generated)]
-        query_module._cache.clear()  # a cold compile parses every query
+        query_module.forget()  # a cold compile parses every query
         compiler.forget()
         gc.collect()
         before = _rss_mb()

@@ -82,7 +82,7 @@ def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
     with first.store.engine.begin() as conn:
         conn.execute(update(parsed_queries).values(tree=_PUTIN))
     first.close()
-    query_module._cache.clear()  # a new process: nothing parsed in memory
+    query_module.forget()  # a new process: nothing parsed in memory
     compiler.forget()
     second = Runtime.build(settings)
     assert _matches(second, "Putin spricht") and not _matches(second, "Musk und SpaceX")
@@ -90,7 +90,7 @@ def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
     with second.store.engine.begin() as conn:
         conn.execute(update(parsed_queries).values(tree='["?"]'))
     second.close()
-    query_module._cache.clear()
+    query_module.forget()
     compiler.forget()
     third = Runtime.build(settings)
     assert _matches(third, "Musk und SpaceX")
@@ -137,7 +137,7 @@ def test_decoding_shares_terms_between_queries() -> None:
 )
 def test_a_tree_encode_could_not_have_made_is_parsed_again(data: object) -> None:
     text = "Musk AND Tesla"
-    query_module._cache.clear()
+    query_module.forget()
     assert query_module.prime({text: data}) == [text]
     assert parse_query(text, "w") == And(
         (Term("Musk", "Musk", "phrase"), Term("Tesla", "Tesla", "phrase"))
@@ -198,7 +198,7 @@ def test_a_large_restart_freezes_the_loaded_trees(
     garbage collector's sight, as the engine is."""
     watchlists = [Watchlist(name=str(i), query=text) for i, text in enumerate(QUERIES)]
     store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
-    query_module._cache.clear()
+    query_module.forget()
     compiler.forget()
     monkeypatch.setattr(collector, "FREEZE_FROM", len(QUERIES))
     try:

@@ -19,18 +19,22 @@ Syntax (the README's *Matching* section is the user's version):
 A query must match on words that occur: one that can hold by `NOT` alone (`NOT Musk`) would
 match nearly every story, and one of only `source:`/`lang:` every story of a feed; both are
 config errors (the pre-filter needs a word to find the query by).
-Parsing is ~0.3 ms per query in luqum (pure Python), so parsed queries are cached by their
-text: a reload re-parses only the queries that changed. `encode`/`decode` turn a parse into
-plain JSON data that the daemon keeps in its store (`monitor.runtime.build_engine`), so a
+Parsing a query whole is ~0.25 ms in luqum (pure Python): 25 s for 100,000 queries. Three
+things keep that off the daemon's path. A query in the common subset of the syntax is parsed
+by its *shape* (`_by_shape`): luqum parses `(Q OR Q) AND -Q` once for every query of that
+shape, and the terms are split off by luqum's own token patterns (~45 µs a query at 100,000;
+anything else, errors included, goes to luqum whole). Parsed queries are cached by their
+text: a reload re-parses only the queries that changed. `encode`/`decode` (`nodes`) turn a
+parse into plain JSON data that the daemon keeps in its store (`monitor.runtime`), so a
 restart parses only queries it has never seen.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
 from luqum import __version__ as luqum_version
 from luqum import tree
@@ -38,6 +42,18 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser
 
 from monitor.errors import ConfigError
+from monitor.match.nodes import (
+    META_FIELDS,
+    TEXT_FIELDS,
+    And,
+    Meta,
+    Node,
+    Not,
+    Or,
+    Term,
+    decode,
+    encode,
+)
 
 __all__ = [
     "FORMAT",
@@ -49,113 +65,55 @@ __all__ = [
     "Term",
     "decode",
     "encode",
+    "forget",
     "parse_query",
     "parsed",
     "prime",
     "terms_query",
 ]
 
-TEXT_FIELDS = ("title", "text", "tag")
-META_FIELDS = ("source", "lang")
 _FIELDS = (*TEXT_FIELDS, *META_FIELDS, "entity")
 _HASH = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')
 _POSITION = re.compile(r"at position (\d+)")
+_RESERVED = frozenset(("AND", "OR", "NOT", "TO"))  # luqum's
+# `_by_shape`'s terms: luqum's TERM without escapes (its first and its following characters,
+# so a term ends where luqum's ends) or its PHRASE with an optional proximity `~N`, after an
+# optional `field:`, after the start, a space, a parenthesis or a sign (not inside a token),
+# followed by a space, `)` or the end, and not a reserved word.
+_TERM = re.compile(
+    r"""((?<![^\s()+\-])(?!(?:AND|OR|NOT|TO)(?=[\s)]|$))
+    (?:[^\W\d]\w*:)?
+    (?:"(?:[^\\"]|\\.)*"(?:~\d+)? | [^\s:^~(){}\[\]/"'+\-\\<>][^\s:^\\~(){}\[\]]*)
+    (?=[\s)]|$))""",
+    re.VERBOSE,
+)
+_TERM_PARTS = re.compile(
+    r"""(?:(?P<field>[^\W\d]\w*):)?
+    (?:(?P<phrase>"(?:[^\\"]|\\.)*")(?:~(?P<slop>\d+))? | (?P<word>[^"].*))""",
+    re.VERBOSE | re.DOTALL,
+)
+# What may be left between the terms (each now `Q`) for the query to be parsed by its shape:
+# spaces, parentheses, a sign before a term or group, an operator as a word of its own.
+# Anything else (a `:` or `~` left over, `TO`, brackets, quotes) and luqum parses the query.
+_SHAPE = re.compile(
+    r"""(?:\s | [()] | Q(?=[\s)]|$)
+    | (?<![^\s(+-])[-+](?=[(+\-Q])
+    | (?<![^\s()])(?:AND|OR|NOT)(?=[\s()]|$))*""",
+    re.VERBOSE,
+)
 _ENTITY = "entity:"
-_KINDS = ("phrase", "prefix", "entity", "near")
 _NOTHING_POSITIVE = "nothing in it must occur: NOT, source: and lang: only narrow a query down"
 
 
-class Term(NamedTuple):  # named tuples hash in C: compiling shares leaves by these keys
-    """A leaf that looks for words in the story. `kind` is "phrase", "prefix" (`value` is
-    the word's start), "entity" (`value` is the entity's name) or "near" (`slop` words)."""
-
-    text: str
-    """The term as written: what `Hit.term` reports."""
-    value: str
-    kind: str
-    field: str | None = None
-    """None (title, text and categories), "title", "text" or "tag"."""
-    slop: int = 0
-
-
-class Meta(NamedTuple):
-    """A leaf on the story's metadata: `field` is "source" or "lang"."""
-
-    field: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Node
-
-
-Node = Term | Meta | And | Or | Not
-
 _cache: dict[str, Node | str] = {}
 """Parsed queries (or the error message) by query text; see the module docstring."""
+_shapes: dict[str, tuple[Callable[[list[Node]], Node] | None, bool]] = {}
+"""`_by_shape`'s builders by shape (`(Q OR Q) AND Q`): see `_shape`."""
+_terms: dict[str, Node] = {}
+"""`_by_shape`'s terms by their text (`title:Musk`): a common one is in thousands of queries."""
 
 FORMAT = f"2/luqum-{luqum_version}"
 """The version of `encode`'s output: trees stored under another one are parsed again."""
-
-
-def encode(node: Node) -> Any:
-    """A parsed query as plain JSON data (`decode` reverses it), to keep between runs.
-
-    A restart loads and decodes every query's tree, ~1.2 million terms at 100,000 queries,
-    so the form is lean: most terms are a plain word or phrase whose text is its value, and
-    those are just that string (`"Musk"`); an AND or OR is its sign followed by its
-    children (`["&", a, b]`), not a nested list."""
-    if isinstance(node, Term):
-        if node.kind == "phrase" and node.text == node.value and not node.field and not node.slop:
-            return node.text
-        return ["t", node.text, node.value, node.kind, node.field, node.slop]
-    if isinstance(node, Meta):
-        return ["m", node.field, node.value]
-    if isinstance(node, Not):
-        return ["!", encode(node.child)]
-    return ["&" if isinstance(node, And) else "|", *map(encode, node.children)]
-
-
-def decode(data: Any, terms: dict[str, Term] | None = None) -> Node:
-    """The tree `encode` made `data` from. `terms` shares one `Term` among the queries
-    decoded with it (a common word is in thousands): less memory, and the compiler finds
-    it by identity. Raises IndexError, KeyError, TypeError or ValueError for data `encode`
-    could not have made."""
-    if type(data) is str:
-        if terms is None:
-            return Term(data, data, "phrase")
-        term = terms.get(data)
-        if term is None:
-            term = terms[data] = Term(data, data, "phrase")
-        return term
-    kind = data[0]
-    if kind == "t":
-        term = Term._make(data[1:])
-        if term.kind not in _KINDS or not isinstance(term.value, str) or type(term.slop) is not int:
-            raise ValueError(f"not an encoded term: {data!r}")
-        return term
-    if kind == "m":
-        meta = Meta._make(data[1:])
-        if meta.field not in META_FIELDS or not isinstance(meta.value, str):
-            raise ValueError(f"not an encoded term: {data!r}")
-        return meta
-    if kind == "!":
-        return Not(decode(data[1], terms))
-    if kind not in ("&", "|") or len(data) < 2:
-        raise ValueError(f"not an encoded query tree: {data!r}")
-    children = tuple([decode(child, terms) for child in data[1:]])
-    return And(children) if kind == "&" else Or(children)
 
 
 def prime(trees: Mapping[str, Any]) -> list[str]:
@@ -188,6 +146,14 @@ def parsed(texts: Iterable[str]) -> dict[str, Any]:
     return trees
 
 
+def forget() -> None:
+    """Drop every parse kept in this process: the next parse of a query is a cold one, as in
+    a new process (benchmarks and tests use it)."""
+    _cache.clear()
+    _shapes.clear()
+    _terms.clear()
+
+
 def terms_query(terms: tuple[str, ...]) -> Node:
     """The simple form: `terms = [...]` is `t1 OR t2 OR …`, `#Name` an entity."""
     leaves: list[Node] = []
@@ -218,6 +184,12 @@ def parse_query(text: str, watchlist: str) -> Node:
 
 
 def _parse(text: str) -> Node:
+    node = _by_shape(_rewrite(text)[0] if "#" in text else text)
+    return _by_luqum(text) if node is None else node
+
+
+def _rewrite(text: str) -> tuple[str, list[int]]:
+    """`text` with each entity's `#` (outside a phrase) made `entity:`, and where they were."""
     hashes: list[int] = []
 
     def entity(match: re.Match[str]) -> str:
@@ -226,7 +198,12 @@ def _parse(text: str) -> Node:
         hashes.append(match.start())
         return _ENTITY
 
-    rewritten = _HASH.sub(entity, text)
+    return _HASH.sub(entity, text), hashes
+
+
+def _by_luqum(text: str) -> Node:
+    """The parse of the whole query by luqum, or its error, at its position in `text`."""
+    rewritten, hashes = _rewrite(text)
     try:
         parsed = parser.parse(rewritten)
     except ParseError as exc:
@@ -243,6 +220,95 @@ def _parse(text: str) -> Node:
     if not _positive(node):
         raise ConfigError(_NOTHING_POSITIVE)
     return node
+
+
+def _by_shape(rewritten: str) -> Node | None:
+    """The parse of a query in the common subset of the syntax (words, phrases, proximity,
+    `field:` on one term, AND/OR/NOT, signs, parentheses) without luqum's ~0.25 ms a query,
+    most of a cold compile. luqum parses the query's *shape* (its terms replaced by a
+    placeholder: `(Q OR Q) AND -Q`) once per shape; the terms are split off by luqum's own
+    token patterns (`_TERM`) and made once per distinct term. None when the query is outside
+    that subset or has an error: `_parse` then gives it to luqum whole (so errors are
+    reported as luqum finds them). tests/test_query_shapes.py checks both ways agree."""
+    parts = _TERM.split(rewritten)
+    shape = "Q".join(parts[::2])
+    written = parts[1::2]
+    if not written or _SHAPE.fullmatch(shape) is None:
+        return None
+    found = list(map(_terms.get, written))
+    if None in found:
+        for i, term in enumerate(found):
+            if term is None:
+                term = _term(written[i])
+                if term is None:
+                    return None
+                found[i] = _terms[written[i]] = term
+    terms = cast(list[Node], found)
+    built = _shapes.get(shape)
+    if built is None:
+        built = _shapes[shape] = _shape(shape)
+    build, positive = built
+    if build is None:
+        return None
+    node: Node = build(terms)
+    if Meta in map(type, terms):  # `source:`/`lang:` do not count as terms that must occur
+        positive = _positive(node)
+    return node if positive else None
+
+
+def _term(written: str) -> Node | None:
+    """A term split off by `_by_shape`, as `_convert` makes it from luqum's parse of it."""
+    found = _TERM_PARTS.fullmatch(written)
+    if found is None:
+        return None
+    field, phrase, slop, word = found.group("field", "phrase", "slop", "word")
+    if field is not None:
+        field = field.lower()
+        if field not in _FIELDS:
+            return None
+    if slop is not None:
+        if field not in (None, *TEXT_FIELDS):
+            return None
+        text = f"{phrase}~{int(slop)}"
+        return Term(text=text, value=_unquote(phrase), kind="near", field=field, slop=int(slop))
+    if word in _RESERVED:  # `title:AND`
+        return None
+    try:
+        return _leaf(phrase if word is None else word, word is not None, field, None)
+    except ConfigError:
+        return None
+
+
+def _shape(shape: str) -> tuple[Callable[[list[Node]], Node] | None, bool]:
+    """A function that builds the tree of queries of this shape from their terms, and
+    whether their tree is `_positive` (when no term is `source:`/`lang:`). The function is
+    generated code (`And((t[0], Not(t[1])))`), made from luqum's parse of the shape: it runs
+    once per query, 100,000 times at a cold compile, where walking a template costs ~25 µs
+    a query. Its source holds only node names and indices, never the query's text."""
+    count = itertools.count()
+    numbered = re.sub("Q", lambda _: f"Q{next(count)}", shape)
+    try:
+        template = _convert(parser.parse(numbered), None, numbered)
+    except (ConfigError, ParseError):
+        return None, False
+    seen: list[int] = []
+
+    def source(node: Node) -> str:
+        if isinstance(node, Term):
+            seen.append(int(node.value[1:]))
+            return f"t[{seen[-1]}]"
+        if isinstance(node, Not):
+            return f"Not({source(node.child)})"
+        if isinstance(node, And | Or):
+            children = "".join(f"{source(child)}, " for child in node.children)
+            return f"{type(node).__name__}(({children}))"
+        raise AssertionError(f"a shape holds only placeholders and operators, not {node!r}")
+
+    code = source(template)
+    if sorted(seen) != list(range(next(count))):
+        return None, False  # every placeholder once, or luqum read the shape unlike the query
+    build = eval(f"lambda t: {code}", {"And": And, "Or": Or, "Not": Not})
+    return build, _positive(template)
 
 
 def _convert(item: Any, field: str | None, query: str) -> Node:
@@ -270,27 +336,27 @@ def _convert(item: Any, field: str | None, query: str) -> Node:
         return Term(text=str(item).strip(), value=value, kind="near", field=field,
                     slop=int(item.degree))  # fmt: skip
     if isinstance(item, tree.Word | tree.Phrase) and not isinstance(item, tree.Regex):
-        return _leaf(item, field)
+        return _leaf(str(item).strip(), isinstance(item, tree.Word), field, item.pos)
     raise ConfigError(f"{str(item).strip()!r} at position {item.pos} is not supported here")
 
 
-def _leaf(item: tree.Word | tree.Phrase, field: str | None) -> Node:
-    written = str(item).strip()
-    value = _unquote(item.value) if isinstance(item, tree.Phrase) else item.value
+def _leaf(written: str, word: bool, field: str | None, position: int | None) -> Node:
+    """A word (`word`) or a quoted phrase as `written`, in `field`."""
+    value = written if word else _unquote(written)
     if field in META_FIELDS:
         return Meta(field=field, value=value)
     if field == "entity":
         return Term(text="#" + written, value=value, kind="entity")
     shown = f"{field}:{written}" if field else written
-    if isinstance(item, tree.Word) and value.endswith("*") and len(value) > 1:
+    if word and value.endswith("*") and len(value) > 1:
         stem = value[:-1]
         if not re.fullmatch(r"\w+", stem):
             raise ConfigError(
-                f"wildcard {value!r} at position {item.pos}: only a trailing * on one word"
+                f"wildcard {value!r} at position {position}: only a trailing * on one word"
             )
         return Term(text=shown, value=stem, kind="prefix", field=field)
-    if isinstance(item, tree.Word) and ("*" in value or "?" in value):
-        raise ConfigError(f"wildcard {value!r} at position {item.pos}: only a trailing *")
+    if word and ("*" in value or "?" in value):
+        raise ConfigError(f"wildcard {value!r} at position {position}: only a trailing *")
     return Term(text=shown, value=value.replace("\\", ""), kind="phrase", field=field)
 
 

@@ -1,0 +1,167 @@
+"""Queries parsed by their shape (`query._by_shape`) get the tree luqum gives the whole query.
+
+`_by_shape` is how a cold compile avoids most of luqum's time: luqum parses each distinct
+shape (`(Q OR Q) AND -Q`) once and the terms are split off by luqum's own token patterns.
+It must never give another tree than luqum would, and must leave to luqum every query it
+cannot read the same way (which then reports its errors as before)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import ConfigError
+from monitor.match import query
+from monitor.match.nodes import And, Not, Or, Term
+
+
+def _luqum(text: str) -> object:
+    """luqum's parse of the whole query, or its error message."""
+    try:
+        return query._by_luqum(text)
+    except ConfigError as exc:
+        return str(exc)
+
+
+def _shaped(text: str) -> object:
+    return query._by_shape(query._rewrite(text)[0])
+
+
+def test_a_common_query_is_parsed_by_its_shape_and_the_shape_is_reused() -> None:
+    first = '(Musk OR #"Elon Musk" OR Tesla*) AND -title:Börse NOT ("Musk Putin"~10 OR kurs)'
+    second = '(Scholz OR #"Olaf Scholz" OR Ampel*) AND -text:Wahl NOT ("Merz Scholz"~5 OR zoff)'
+    query._shapes.clear()
+    tree = _shaped(first)
+    assert tree is not None and tree == _luqum(first)
+    assert _shaped(second) == _luqum(second)
+    assert list(query._shapes) == ["(Q OR Q OR Q) AND -Q NOT (Q OR Q)"]
+    assert tree == And(
+        (
+            And(
+                (
+                    Or(
+                        (
+                            Term("Musk", "Musk", "phrase"),
+                            Term('#"Elon Musk"', "Elon Musk", "entity"),
+                            Term("Tesla*", "Tesla", "prefix"),
+                        )
+                    ),
+                    Not(Term("title:Börse", "Börse", "phrase", "title")),
+                )
+            ),
+            Not(
+                Or(
+                    (
+                        Term('"Musk Putin"~10', "Musk Putin", "near", None, 10),
+                        Term("kurs", "kurs", "phrase"),
+                    )
+                )
+            ),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "title:(Musk OR Tesla)",  # a field on a group
+        "Musk~2",  # fuzzy
+        "Musk^2",  # boost
+        "[a TO b] AND Musk",  # a range
+        "Musk TO Tesla",
+        r"Musk\ Tesla",  # an escape
+        "/mus.*/ Tesla",  # a regex
+        "title: Musk",  # a space after the field
+        "title:AND Musk",  # an operator as a field's value
+        'source:"heise online"~2 AND Musk',  # proximity on metadata
+        'Musk AND "Tesla',  # an open quote
+        "Q(Musk)",  # a word before a parenthesis
+        "Musk)-Tesla",
+        "Musk&&Tesla:x",
+        "author:Musk",  # an unknown field: luqum's error with its position
+        "Te*la",  # a wildcard inside a word: the error with its position
+        "NOT Musk",  # nothing positive
+        "source:heise",
+    ],
+)
+def test_queries_outside_the_shapes_are_left_to_luqum(text: str) -> None:
+    assert _shaped(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Musk AND ) Tesla", "position 9"),
+        ("#Musk AND ) Tesla", "position 10"),
+        ("author:Musk", "unknown field 'author' at position 0"),
+        ("Musk OR Te*la", r"wildcard 'Te\*la' at position 8"),
+    ],
+)
+def test_errors_still_name_the_position_as_written(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        query.parse_query(text, "w")
+
+
+_FRAGMENTS = [
+    "Musk", "musk", "Tesla-Chef", "Müller", "Straße", "X", "Q", "Q0", "a.b", "it's", "Musk's",
+    "Tes*", "Te*la", "Te?la", "*", "!Musk", "&&", "||", "Musk\"s", "Musk'", "l'Oréal",
+    '"Elon Musk"', '"Musk Putin"~10', '"a b"~05', '"x"', '""', '"esc \\" q"', '"open',
+    "title:", "text:", "tag:", "source:", "lang:", "entity:", "author:", "TITLE:", "#", "#Musk",
+    '#"Elon Musk"', "AND", "OR", "NOT", "TO", "and", "or", "(", ")", "-", "+", "~", "~2", "^2",
+    ":", "\\", "[", "]", "{", "}", "/", "<", ">", "\u200b", "\u00ad",
+]  # fmt: skip
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> str:
+    """Token soup: mostly what real queries hold, glued with or without spaces, plus the
+    characters luqum reads specially."""
+    parts = draw(st.lists(st.sampled_from(_FRAGMENTS), min_size=1, max_size=12))
+    glue = draw(st.lists(st.sampled_from([" ", " ", " ", "", "  ", "\t"]), min_size=len(parts)))
+    return "".join(part + space for part, space in zip(parts, glue, strict=False)).strip()
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=_texts())
+def test_a_shape_parse_is_always_luqums_parse(text: str) -> None:
+    shaped = _shaped(text)
+    if shaped is not None:
+        assert shaped == _luqum(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(text=_texts())
+def test_parse_query_gives_luqums_tree_or_error(text: str) -> None:
+    query._cache.pop(text, None)
+    expected = _luqum(text)
+    try:
+        got: object = query.parse_query(text, "w")
+    except ConfigError as exc:
+        assert isinstance(expected, str) and str(exc).endswith(expected)
+    else:
+        assert got == expected
+
+
+def test_generated_agency_queries_all_take_the_shape_path() -> None:
+    """The bench's queries (every feature but `source:`/`lang:`): none needs luqum whole."""
+    import random
+
+    rng = random.Random(3)
+    words = ["Musk", "Tesla", "Scholz", "Börse", "Kreml", "Starlink", "AfD", "Müller"]
+    for _ in range(300):
+        terms = []
+        for _ in range(rng.randint(2, 8)):
+            a, b = rng.choice(words), rng.choice(words)
+            terms.append(
+                rng.choice(
+                    [a, f'"{a} {b}"', f"{a[:4]}*", f'#"{a} {b}"', f'"{a} {b}"~5', f"title:{a}"]
+                )
+            )
+        cut = rng.randint(1, len(terms) - 1) if len(terms) > 1 else 1
+        text = "(" + " OR ".join(terms[:cut]) + ")"
+        if terms[cut:]:
+            text += rng.choice([" AND ", " NOT ", " "]) + "(" + " OR ".join(terms[cut:]) + ")"
+        shaped = _shaped(text)
+        assert shaped is not None, text
+        assert shaped == _luqum(text), text
