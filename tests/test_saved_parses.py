@@ -13,7 +13,8 @@ from monitor import collector, runtime
 from monitor.collector import FREEZE_FROM, lasting
 from monitor.match import compiler
 from monitor.match import query as query_module
-from monitor.match.query import FORMAT, And, Or, Term, decode, encode, parse_query
+from monitor.match.nodes import And, Or, Term, decode, encode
+from monitor.match.query import FORMAT, parse_query
 from monitor.models import Story, Watchlist
 from monitor.runtime import Runtime
 from monitor.settings import load_settings
@@ -95,7 +96,7 @@ def test_a_restart_uses_the_saved_parse_and_parses_what_it_cannot_read(
     third = Runtime.build(settings)
     assert _matches(third, "Musk und SpaceX")
     resaved = third.store.queries.load([query], FORMAT)[query]
-    assert resaved != ["?"] and query_module.decode(resaved) == parse_query(query, "w")
+    assert resaved != ["?"] and decode(resaved) == parse_query(query, "w")
     third.close()
     assert gc.isenabled()  # paused only while the parses were loaded
 

@@ -28,7 +28,8 @@ from monitor.errors import ConfigError
 from monitor.match.analysis import endings, fold, loose, phrase, words
 from monitor.match.anchors import META_COST, Plan, Precheck, choose, plan
 from monitor.match.evaluate import Leaf, Plain, or_node
-from monitor.match.query import And, Meta, Node, Not, Or, Term, parse_query, terms_query
+from monitor.match.nodes import And, Meta, Node, Not, Or, Term
+from monitor.match.query import parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
 __all__ = ["Compiled", "Keys", "Precheck", "compile_watchlists", "forget", "merge_repeated"]

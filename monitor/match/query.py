@@ -55,22 +55,7 @@ from monitor.match.nodes import (
     encode,
 )
 
-__all__ = [
-    "FORMAT",
-    "And",
-    "Meta",
-    "Node",
-    "Not",
-    "Or",
-    "Term",
-    "decode",
-    "encode",
-    "forget",
-    "parse_query",
-    "parsed",
-    "prime",
-    "terms_query",
-]
+__all__ = ["FORMAT", "forget", "parse_query", "parsed", "prime", "terms_query"]
 
 _FIELDS = (*TEXT_FIELDS, *META_FIELDS, "entity")
 _HASH = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')

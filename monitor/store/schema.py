@@ -167,7 +167,7 @@ channel_health = Table(
     Column("alerted_at", UTCDateTime()),
 )
 
-# Watchlist queries as parsed by luqum (`monitor.match.query.encode`), by a hash of their text:
+# Watchlist queries as parsed by luqum (`monitor.match.nodes.encode`), by a hash of their text:
 # parsing is most of a cold compile, and the same queries come back at every restart.
 parsed_queries = Table(
     "parsed_queries",
