@@ -186,6 +186,9 @@ def test_terms_and_query_are_ored() -> None:
         ("Te*la", r"only a trailing \*"),
         ("Musk~2", r"not supported"),
         ("[a TO b]", r"not supported"),
+        ('Musk AND source:"heise online"~2', r"proximity .* at position 16: in the title"),
+        ('Musk AND #"Elon Musk"~2', r"proximity .* at position 10: in the title"),
+        ("#Musk OR author:x", r"unknown field 'author' at position 9"),  # as written
     ],
 )
 def test_bad_queries_are_config_errors(query: str, message: str) -> None:

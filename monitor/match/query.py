@@ -189,19 +189,20 @@ def _rewrite(text: str) -> tuple[str, list[int]]:
 def _by_luqum(text: str) -> Node:
     """The parse of the whole query by luqum, or its error, at its position in `text`."""
     rewritten, hashes = _rewrite(text)
+
+    def original(found: re.Match[str]) -> str:
+        position = int(found.group(1))
+        grow = len(_ENTITY) - 1  # each `#` became `entity:`
+        before = sum(1 for i, at in enumerate(hashes) if at + i * grow < position)
+        return f"at position {max(position - before * grow, 0)}"
+
     try:
-        parsed = parser.parse(rewritten)
+        node = _convert(parser.parse(rewritten), None)
     except ParseError as exc:
         message = str(exc).replace("Syntax error in input : ", "").rstrip("!")
-
-        def original(found: re.Match[str]) -> str:
-            position = int(found.group(1))
-            grow = len(_ENTITY) - 1  # each `#` became `entity:`
-            before = sum(1 for i, at in enumerate(hashes) if at + i * grow < position)
-            return f"at position {max(position - before * grow, 0)}"
-
         raise ConfigError(_POSITION.sub(original, message)) from None
-    node = _convert(parsed, None, text)
+    except ConfigError as exc:
+        raise ConfigError(_POSITION.sub(original, str(exc))) from None
     if not _positive(node):
         raise ConfigError(_NOTHING_POSITIVE)
     return node
@@ -251,14 +252,11 @@ def _term(written: str) -> Node | None:
         field = field.lower()
         if field not in _FIELDS:
             return None
-    if slop is not None:
-        if field not in (None, *TEXT_FIELDS):
-            return None
-        text = f"{phrase}~{int(slop)}"
-        return Term(text=text, value=_unquote(phrase), kind="near", field=field, slop=int(slop))
     if word in _RESERVED:  # `title:AND`
         return None
     try:
+        if slop is not None:
+            return _near(phrase, int(slop), field, None)
         return _leaf(phrase if word is None else word, word is not None, field, None)
     except ConfigError:
         return None
@@ -273,7 +271,7 @@ def _shape(shape: str) -> tuple[Callable[[list[Node]], Node] | None, bool]:
     count = itertools.count()
     numbered = re.sub("Q", lambda _: f"Q{next(count)}", shape)
     try:
-        template = _convert(parser.parse(numbered), None, numbered)
+        template = _convert(parser.parse(numbered), None)
     except (ConfigError, ParseError):
         return None, False
     seen: list[int] = []
@@ -296,33 +294,41 @@ def _shape(shape: str) -> tuple[Callable[[list[Node]], Node] | None, bool]:
     return build, _positive(template)
 
 
-def _convert(item: Any, field: str | None, query: str) -> Node:
+def _convert(item: Any, field: str | None) -> Node:
     if isinstance(item, tree.SearchField):
         name = item.name.lower()
         if name not in _FIELDS:
             raise ConfigError(f"unknown field {item.name!r} at position {item.pos} ({_names()})")
         if field is not None:
             raise ConfigError(f"field {item.name!r} inside field {field!r} at position {item.pos}")
-        return _convert(item.expr, name, query)
+        return _convert(item.expr, name)
     if isinstance(item, tree.BaseGroup):
-        return _convert(item.expr, field, query)
+        return _convert(item.expr, field)
     if isinstance(item, tree.Boost):
-        return _convert(item.expr, field, query)
+        return _convert(item.expr, field)
     if isinstance(item, tree.Plus):
-        return _convert(item.a, field, query)
+        return _convert(item.a, field)
     if isinstance(item, tree.Not | tree.Prohibit):
-        return Not(_convert(item.a, field, query))
+        return Not(_convert(item.a, field))
     if isinstance(item, tree.OrOperation):
-        return Or(tuple(_convert(child, field, query) for child in item.children))
+        return Or(tuple(_convert(child, field) for child in item.children))
     if isinstance(item, tree.AndOperation | tree.UnknownOperation):
-        return And(tuple(_convert(child, field, query) for child in item.children))
+        return And(tuple(_convert(child, field) for child in item.children))
     if isinstance(item, tree.Proximity) and isinstance(item.term, tree.Phrase):
-        value = _unquote(item.term.value)
-        return Term(text=str(item).strip(), value=value, kind="near", field=field,
-                    slop=int(item.degree))  # fmt: skip
+        return _near(item.term.value, int(item.degree), field, item.pos)
     if isinstance(item, tree.Word | tree.Phrase) and not isinstance(item, tree.Regex):
         return _leaf(str(item).strip(), isinstance(item, tree.Word), field, item.pos)
     raise ConfigError(f"{str(item).strip()!r} at position {item.pos} is not supported here")
+
+
+def _near(phrase: str, slop: int, field: str | None, position: int | None) -> Term:
+    """A quoted `phrase` with a proximity `~slop`: its words close together in one text."""
+    if field not in (None, *TEXT_FIELDS):
+        raise ConfigError(
+            f"proximity {phrase}~{slop} at position {position}: in the title, text or tags only"
+        )
+    text = f"{phrase}~{slop}"
+    return Term(text=text, value=_unquote(phrase), kind="near", field=field, slop=slop)
 
 
 def _leaf(written: str, word: bool, field: str | None, position: int | None) -> Node:
