@@ -7,6 +7,8 @@ cannot read the same way (which then reports its errors as before)."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,8 +147,6 @@ def test_parse_query_gives_luqums_tree_or_error(text: str) -> None:
 
 def test_generated_agency_queries_all_take_the_shape_path() -> None:
     """The bench's queries (every feature but `source:`/`lang:`): none needs luqum whole."""
-    import random
-
     rng = random.Random(3)
     words = ["Musk", "Tesla", "Scholz", "Börse", "Kreml", "Starlink", "AfD", "Müller"]
     for _ in range(300):
