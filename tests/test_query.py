@@ -248,9 +248,11 @@ def _ref_is(story_word: str, word: str) -> bool:
 
 
 def _ref_phrase(words: list[str], sequence: list[str]) -> bool:
+    """The words in a row, the last one possibly with an ending."""
     n = len(sequence)
     return any(
-        all(_ref_is(words[i + k], sequence[k]) for k in range(n)) for i in range(len(words) - n + 1)
+        words[i : i + n - 1] == sequence[:-1] and _ref_is(words[i + n - 1], sequence[-1])
+        for i in range(len(words) - n + 1)
     )
 
 

@@ -31,7 +31,9 @@ and scanned over `loose` words (`muller` for `Müller`, `Mueller` and `Muller`).
 found in a story as itself or with `s` or `'s` added (`musk` as `musk`, `musks`, `musk's`),
 never the other way round. So the term `Musk` hits `Musks`, `Musk's`, `Musk’s` and `Musk'`,
 never `Muskeln`; the term `Musks` does not hit `Musk`. A one-letter term word takes no
-ending, so the term `U` does not hit `us`.
+ending, so the term `U` does not hit `us`. In a phrase only the last word takes one, where
+English and German put it (`Elon Musk's`, `Elon Musks`, `Bank of America's`): the phrase
+`Elon Musk` does not hit `Elons Musk`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, count, product
+from itertools import chain, count
 from typing import Any
 
 from monitor.errors import ConfigError
@@ -132,11 +132,12 @@ one value holding both (`merge_repeated`)."""
 def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
     """The automaton keys of these phrase and prefix atoms, and those of the loose automaton
     (`fold_diacritics` watchlists, over `analysis.loose_stream`). A phrase is a key per
-    spelling its story words may have, spaces around (`" elon musk "`, `" elon musks "`,
-    `" elon musk's "`…; see `_spellings`), a prefix a space and the prefix (`" tesla"`):
-    keys of `analysis.stream`'s form. For the last compile's atoms only.
+    spelling its story words may have, spaces around: its words as they are, the last with
+    each of its `analysis.endings` (`" elon musk "`, `" elon musks "`, `" elon musk's "`); a
+    prefix is a space and the prefix (`" tesla"`): keys of `analysis.stream`'s form. For the
+    last compile's atoms only.
 
-    ~1.7 million keys at 100,000 queries, made whole here so that the engine adds them in
+    ~0.8 million keys at 100,000 queries, made whole here so that the engine adds them in
     one loop in C. Lists, not a dict: hashing every new key only to find the few made twice
     cost as much as making them (the automaton finds those as it adds them)."""
     tables: tuple[Keys, Keys] = (([], []), ([], []))
@@ -146,15 +147,11 @@ def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
         spelled, values = tables[folded]
         if kind == "prefix":  # one word, no space after it
             spellings, more = [" " + value], 0
-        elif len(value) == 1:  # most phrases: `_spellings`, quicker
-            spellings, more = [f" {word} " for word in endings(value[0])], 0
-        elif len(value) == 2:  # most of the rest, likewise
-            first, second = endings(value[0]), endings(value[1])
-            spellings = [f" {a} {b} " for a in first for b in second]
+        else:  # its words as written, the last with each of its endings
+            head = " ".join(value[:-1])
+            head = f" {head} " if head else " "
+            spellings = [f"{head}{word} " for word in endings(value[-1])]
             more = spellings[0].count(" ") - 2  # (a folded word may hold a space: NFKC)
-        else:
-            spellings = _spellings(value)
-            more = spellings[0].count(" ") - 2
         single = (atom,)
         spelled += spellings
         values += [(len(spelling), more, single) for spelling in spellings]
@@ -343,18 +340,3 @@ class _Builder:
         if keys_of is not memo.keys_of:
             memo.keys_of = keys_of
             memo.atoms = {key: atom for atom, key in keys_of.items()}
-
-
-_SPELLED_WORDS = 4
-"""Phrases up to this long get a key for every combination of endings (3**4 = 81 keys);
-longer ones only for endings on their last word."""
-
-
-def _spellings(sequence: tuple[str, ...]) -> list[str]:
-    """The keys that find the phrase `sequence` in an `analysis.stream`: every combination
-    of its words' `analysis.endings`."""
-    if len(sequence) <= _SPELLED_WORDS:
-        options = [endings(word) for word in sequence]
-    else:
-        options = [(word,) for word in sequence[:-1]] + [endings(sequence[-1])]
-    return [" " + " ".join(words) + " " for words in product(*options)]
