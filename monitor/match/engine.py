@@ -22,8 +22,9 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
    the query cannot hold unless one of them was found: all branches of an OR, the one branch
    of an AND whose atoms are used by the fewest queries (rare words select few candidates;
    `NOT` branches and metadata never anchor). A candidate's other AND branches and its `NOT`
-   of plain terms are tested as set operations (`anchors.Precheck`), as `map`s in C over
-   all the candidates at once (`_survivors`). A survivor is evaluated exactly — unless it
+   of plain terms are tested as set operations (`anchors.Precheck`), over all the
+   candidates at once (`select`: `map`s in C, or numpy past a few hundred candidates).
+   A survivor is evaluated exactly — unless it
    is *flat* (plain terms in ANDs, ORs and NOTs, `evaluate.flat_pairs`): then the tests it
    passed decide it, and its hits are read off its terms. Only matches get `Hit`s with
    offsets into the original text.
@@ -49,15 +50,12 @@ from monitor.collector import lasting
 from monitor.match.analysis import Spans, loose_stream, offset, streams, words
 from monitor.match.compiler import Compiled, Keys, compile_watchlists, merge_repeated
 from monitor.match.evaluate import Found, Raw, evaluate
+from monitor.match.select import EVERY_STORY, Selector
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 __all__ = ["Engine", "Scan", "compile_engine"]
 
 _FIELD_RANK = {"title": 0, "text": 1, "category": 2}
-_EVERY_STORY = -1
-"""An atom id no term has, in every story's atom set (see `Engine.__init__`)."""
-_ALWAYS = (_EVERY_STORY,)
-_NEVER: tuple[int, ...] = ()
 _ALIGNED_HITS = 8
 """Hits per field placed one by one before one pass over the field's words is cheaper."""
 
@@ -81,11 +79,8 @@ class Engine:
     def __init__(self, watchlists: Sequence[Watchlist], compiled: Compiled) -> None:
         self._watchlists = tuple(watchlists)
         self._c = compiled
-        # The pre-checks as parallel lists, for `_survivors`' loops in C: a query without a
-        # second branch must meet `_ALWAYS` (an atom every story has), one without a veto
-        # an empty tuple. `_flat`: the hit pairs of queries the pre-checks decide exactly.
-        self._musts = [p.must or _ALWAYS for p in compiled.prechecks]
-        self._vetoes = [p.veto or _NEVER for p in compiled.prechecks]
+        self._select = Selector(compiled.anchors, compiled.prechecks)
+        # `_flat`: the hit pairs of queries the pre-checks decide exactly.
         self._more = {i: p.more for i, p in enumerate(compiled.prechecks) if p.more}
         self._flat = [p.flat for p in compiled.prechecks]
 
@@ -98,7 +93,7 @@ class Engine:
         hits = _Hits(story, scanned.aligned)
         made = hits.made
         atoms = scanned.atoms
-        for index in self._survivors(atoms):
+        for index in self._select.survivors(atoms):
             if index in more and any(map(atoms.isdisjoint, more[index])):
                 continue
             pairs = flat[index]
@@ -119,30 +114,8 @@ class Engine:
     def scan(self, story: Story) -> Scan:
         """Run only the pre-filter and report its cost and candidates."""
         scanned = self._scan(story)
-        names = tuple(self._watchlists[i].name for i in self._candidates(scanned.atoms))
+        names = tuple(self._watchlists[i].name for i in self._select.candidates(scanned.atoms))
         return Scan(probes=scanned.probes, candidates=names)
-
-    def _candidates(self, atoms: set[int]) -> list[int]:
-        anchors = self._c.anchors
-        selected: set[int] = set()
-        for atom in atoms:
-            queries = anchors.get(atom)
-            if queries:
-                selected.update(queries)
-        return sorted(selected)
-
-    def _survivors(self, atoms: set[int]) -> list[int]:
-        """The candidates whose second branch (`Precheck.must`) the story has and whose veto
-        it has not, in order: hundreds of candidates per story at 100,000 queries, few
-        survivors, so the tests run as `map`s in C rather than a loop in Python."""
-        candidates = self._candidates(atoms)
-        musts, vetoes = self._musts, self._vetoes
-        met = list(
-            compress(
-                candidates, map(not_, map(atoms.isdisjoint, map(musts.__getitem__, candidates)))
-            )
-        )
-        return list(compress(met, map(atoms.isdisjoint, map(vetoes.__getitem__, met))))
 
     def _scan(self, story: Story) -> _Scanned:
         """Every atom in the story (see `_Scanned`)."""
@@ -191,8 +164,8 @@ class _Scanned:
     __slots__ = ("_found", "_parts", "aligned", "atoms", "probes")
 
     def __init__(self) -> None:
-        self.atoms: set[int] = {_EVERY_STORY}
-        """The atoms found, and `_EVERY_STORY`."""
+        self.atoms: set[int] = {EVERY_STORY}
+        """The atoms found, and `select.EVERY_STORY`."""
         self.probes = 0
         """The automaton's hits: the atoms' places in the story (see `Scan`)."""
         self.aligned: dict[tuple[str, int], str] = {}
