@@ -171,3 +171,10 @@ def test_aligned_form_exists_for_plain_german_text_only_where_folding_keeps_plac
     assert streams("Müller trifft Musk – „Starlink“ …")[1] is not None
     assert streams("Straße")[1] is None  # ß folds to ss: places move
     assert streams("Star\u00adlink")[1] is None  # the soft hyphen is dropped
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(_STREAM_TEXT, st.text(alphabet="aZ09 _'\t-ß", max_size=20)))
+def test_phrase_is_the_words_of_the_term(text: str) -> None:
+    """`phrase` cuts plain ASCII terms itself; it must agree with `words` on every text."""
+    assert phrase(text) == tuple(words(text))

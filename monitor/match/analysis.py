@@ -286,7 +286,12 @@ def spans(text: str) -> list[tuple[int, int]]:
 
 def phrase(text: str) -> tuple[str, ...]:
     """The folded words of a term: what a story must contain, consecutively, to hit it.
-    Cached: a reload compiles the same terms again."""
+
+    Most terms are ASCII letters, digits and spaces only (`Elon Musk`): their
+    words are `text.lower().split()`, what `words` finds in them, at a fifth of its cost
+    (a cold compile of 100,000 queries makes ~400,000 distinct terms)."""
+    if text.isascii() and text.replace(" ", "").isalnum():
+        return tuple(text.lower().split())
     return tuple(words(text))
 
 

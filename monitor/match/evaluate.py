@@ -112,7 +112,8 @@ class Plain:
             self.atoms = leaves[0].atoms
         else:
             self.pairs = tuple(chain.from_iterable([leaf.pairs for leaf in leaves]))
-            self.atoms = tuple(dict.fromkeys([atom for leaf in leaves for atom in leaf.atoms]))
+            found = chain.from_iterable([leaf.atoms for leaf in leaves])
+            self.atoms = tuple(dict.fromkeys(found))
 
 
 def or_node(children: list[Any]) -> Plain | tuple[str, tuple[Any, ...]]:
