@@ -178,3 +178,32 @@ def test_aligned_form_exists_for_plain_german_text_only_where_folding_keeps_plac
 def test_phrase_is_the_words_of_the_term(text: str) -> None:
     """`phrase` cuts plain ASCII terms itself; it must agree with `words` on every text."""
     assert phrase(text) == tuple(words(text))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_STREAM_TEXT)
+def test_spans_from_the_aligned_form_are_the_words_offsets(text: str) -> None:
+    """The engine takes a field's word offsets from its aligned form when it has one."""
+    aligned = streams(text)[1]
+    if aligned is None:
+        return
+    expected = spans(text)
+    from_aligned = Spans(text, aligned)
+    assert [from_aligned[i] for i in range(len(expected))] == expected
+    with pytest.raises(IndexError):
+        from_aligned[len(expected)]
+
+
+@needs_corpus
+def test_spans_from_the_aligned_form_of_real_feed_texts() -> None:
+    checked = 0
+    for path in sorted(CORPUS.glob("*.xml")):
+        for entry in feedparser.parse(io.BytesIO(path.read_bytes())).entries:
+            text = entry.get("summary", "")
+            aligned = streams(text)[1]
+            if aligned is not None:
+                expected = spans(text)
+                from_aligned = Spans(text, aligned)
+                assert [from_aligned[i] for i in range(len(expected))] == expected, path.name
+                checked += 1
+    assert checked > 100

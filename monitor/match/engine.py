@@ -276,8 +276,8 @@ class _Hits:
     hit is often part of many matches (a famous name in hundreds of queries): each is made
     once. The first few hits of a field are placed through its aligned form when it has one
     (a few C-level counts per hit, checked against the original text); after
-    `_ALIGNED_HITS`, or without one, from the field's word offsets (`Spans`, one regex over
-    the text, computed once and only as far as needed)."""
+    `_ALIGNED_HITS`, or without one, from the field's word offsets (`Spans`, computed once:
+    from the aligned form in numpy, else by one regex over the text only as far as needed)."""
 
     __slots__ = ("aligned", "counts", "made", "offsets", "story")
 
@@ -302,7 +302,7 @@ class _Hits:
             if span is None:
                 place = self.offsets.get(key)
                 if place is None:
-                    place = self.offsets[key] = Spans(text)
+                    place = self.offsets[key] = Spans(text, self.aligned.get(key))
                 span = place[first][0], place[last][1]
             hit = Hit(term=term, field=field, start=span[0], end=span[1], index=index)
             self.made[term_raw] = hit
