@@ -237,7 +237,19 @@ def _restart_child(scratch: str, hard: bool) -> None:
     print(time.perf_counter() - started, time.process_time() - cpu)
 
 
+def _machine_seconds() -> float:
+    """A fixed piece of pure Python (10⁷ additions in a loop), timed: how fast the machine is
+    in this run. Shared machines here differ by 3× between days; figures from two days
+    compare only next to this."""
+    started = time.perf_counter()
+    total = 0
+    for number in range(10_000_000):
+        total += number
+    return time.perf_counter() - started
+
+
 def run(sizes: list[int], articles: int, naive_articles: int, hard: bool = False) -> None:
+    print(f"machine: 10^7 additions in a Python loop took {_machine_seconds():.2f} s")
     corpus = Corpus(hard=hard)
     print("stream:", "hard (every query word drawn by fame)" if hard else "agency (default)")
     stream = [corpus.article() for _ in range(articles)]
@@ -294,6 +306,7 @@ def run(sizes: list[int], articles: int, naive_articles: int, hard: bool = False
         del engine, naive
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of the run: {peak:.0f} MB")
+    print(f"machine at the end: 10^7 additions took {_machine_seconds():.2f} s")
 
 
 def main() -> None:
