@@ -4,6 +4,7 @@ baseline (every query on its own, one regex per term) measured in the same run.
     python bench/bench_match.py            # N = 1,000, 10,000, 100,000 (a few minutes)
     python bench/bench_match.py --quick    # N = 1,000 and 5,000, fewer articles (seconds)
     python bench/bench_match.py --hard     # the pre-filter's worst case (see `Corpus`)
+    python bench/bench_match.py --sizes 100000    # one size only
 
 Queries are generated to look like an agency's: 5–20 terms shaped `(subject OR …) AND
 (context OR …) [AND (…)] [NOT (…)]`, with phrases, trailing wildcards, `#Entity` references
@@ -313,14 +314,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--hard", action="store_true", help="every query word drawn by fame")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", metavar="N", help="numbers of queries (one row each)"
+    )
     parser.add_argument("--restart-child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.restart_child:
         _restart_child(args.restart_child, args.hard)
     elif args.quick:
-        run([1_000, 5_000], articles=300, naive_articles=5, hard=args.hard)
+        run(args.sizes or [1_000, 5_000], articles=300, naive_articles=5, hard=args.hard)
     else:
-        run([1_000, 10_000, 100_000], articles=2_000, naive_articles=10, hard=args.hard)
+        sizes = args.sizes or [1_000, 10_000, 100_000]
+        run(sizes, articles=2_000, naive_articles=10, hard=args.hard)
 
 
 if __name__ == "__main__":
