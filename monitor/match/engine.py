@@ -24,10 +24,9 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
    `NOT` branches and metadata never anchor). A candidate's other AND branches and its `NOT`
    of plain terms are tested as set operations (`anchors.Precheck`), over all the
    candidates at once (`select`: `map`s in C, or numpy past a few hundred candidates).
-   A survivor is evaluated exactly — unless it
-   is *flat* (plain terms in ANDs, ORs and NOTs, `evaluate.flat_pairs`): then the tests it
-   passed decide it, and its hits are read off its terms. Only matches get `Hit`s with
-   offsets into the original text.
+   A survivor is evaluated exactly — unless it is *flat* (plain terms in ANDs, ORs and
+   NOTs, `evaluate.flat_pairs`): then the tests it passed decide it, and its hits are read
+   off its terms. Only matches get `Hit`s with offsets into the original text.
 
 Decisions kept from the foundation: `#Name` is the entity `Name` (looked up by its folded
 words) — its name, aliases and a category equal to a name run together; with no such entity
