@@ -62,9 +62,12 @@ def plan(query: Any) -> Plan:
     """The `Plan` of a compiled query (a `Leaf`, `Plain` or tuple, see `compiler`)."""
     top_and = isinstance(query, tuple) and query[0] == "and"
     branches = query[1] if top_and else (query,)
-    forms = tuple(form for form in map(_form, branches) if form is not None)
-    nots = [b[1] for b in branches if isinstance(b, tuple) and b[0] == "not"]
-    veto = tuple(frozenset().union(*filter(None, map(_plain_atoms, nots))))
+    forms = tuple(filter(None, map(_form, branches)))
+    nots = []
+    for branch in branches:
+        if type(branch) is tuple and branch[0] == "not":
+            nots.append(branch[1])
+    veto = tuple(frozenset().union(*filter(None, map(_plain_atoms, nots)))) if nots else ()
     return Plan(forms, veto or None, flat_pairs(query))
 
 
@@ -75,10 +78,12 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
     prechecks = []
     cost = usage.__getitem__
     for index, query in enumerate(plans):
-        priced = [
-            (form[1], sum(map(cost, form[1]))) if form[0] == "set" else _price(form, usage)
-            for form in query.branches
-        ]
+        priced = []  # loops, not comprehensions, here and in `plan`: see `evaluate.Plain`
+        for form in query.branches:
+            if form[0] == "set":
+                priced.append((form[1], sum(map(cost, form[1]))))
+            else:
+                priced.append(_price(form, usage))
         if not priced:  # parse_query rejects these; terms always anchor
             raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
         if len(priced) > 1:  # the rarest anchors, the others are tested rarest first
@@ -89,8 +94,8 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
                 anchors[atom] = [index]
             else:
                 anchor.append(index)
-        musts = [atoms for atoms, _ in priced[1:]]
-        must, more = (tuple(musts[0]) if musts else None), tuple(musts[1:])
+        must = tuple(priced[1][0]) if len(priced) > 1 else None
+        more = tuple(map(itemgetter(0), priced[2:])) if len(priced) > 2 else ()
         prechecks.append(Precheck(must, more, query.veto, query.flat))
     return anchors, prechecks
 

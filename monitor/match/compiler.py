@@ -146,15 +146,17 @@ def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
         kind, folded, value = keys_of[atom]
         spelled, values = tables[folded]
         if kind == "prefix":  # one word, no space after it
-            spellings, more = [" " + value], 0
-        else:  # its words as written, the last with each of its endings
-            head = " ".join(value[:-1])
-            head = f" {head} " if head else " "
-            spellings = [f"{head}{word} " for word in endings(value[-1])]
-            more = spellings[0].count(" ") - 2  # (a folded word may hold a space: NFKC)
+            spelled.append(" " + value)
+            values.append((len(value) + 1, 0, (atom,)))
+            continue
+        head = " ".join(value[:-1])  # its words as written, the last with each ending
+        head = f" {head} " if head else " "
+        more = f"{head}{value[-1]} ".count(" ") - 2  # (a folded word may hold a space: NFKC)
         single = (atom,)
-        spelled += spellings
-        values += [(len(spelling), more, single) for spelling in spellings]
+        for word in endings(value[-1]):  # loops, not comprehensions: see `evaluate.Plain`
+            spelling = f"{head}{word} "
+            spelled.append(spelling)
+            values.append((len(spelling), more, single))
     return tables
 
 

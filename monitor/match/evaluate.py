@@ -14,7 +14,7 @@ same field (`Musk` in `musk ox`, or near `Moschus`).
 
 from __future__ import annotations
 
-from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 __all__ = [
@@ -35,6 +35,7 @@ unknown) of one atom hit: the engine turns them into offsets only for the hits o
 that matched."""
 Found = dict[int, list[Raw]]
 EXCLUDE_WINDOW = 5
+_SECOND = itemgetter(1)
 
 
 class Leaf:
@@ -82,7 +83,7 @@ class Leaf:
         leaf that has none without calling anything."""
         self.plain = kind in ("any", "entity") and fields is None and not aliases
         """True when the leaf holds exactly when one of its atoms is found."""
-        self.pairs = tuple([(text, atom) for atom in atoms])
+        self.pairs = ((text, atoms[0]),) if len(atoms) == 1 else tuple((text, a) for a in atoms)
         """(term, atom) for each of its atoms: made once per distinct term and shared by
         every `Plain` holding it, not made again for each of its uses (a million)."""
 
@@ -110,10 +111,12 @@ class Plain:
         if len(leaves) == 1:  # a leaf's atoms are distinct already
             self.pairs = leaves[0].pairs
             self.atoms = leaves[0].atoms
-        else:
-            self.pairs = tuple(chain.from_iterable([leaf.pairs for leaf in leaves]))
-            found = chain.from_iterable([leaf.atoms for leaf in leaves])
-            self.atoms = tuple(dict.fromkeys(found))
+        else:  # a loop, not comprehensions: each is a call of its own in Python 3.11 (2x)
+            pairs: list[tuple[str, int]] = []
+            for leaf in leaves:
+                pairs += leaf.pairs
+            self.pairs = tuple(pairs)
+            self.atoms = tuple(dict.fromkeys(map(_SECOND, pairs)))
 
 
 def or_node(children: list[Any]) -> Plain | tuple[str, tuple[Any, ...]]:
