@@ -175,8 +175,10 @@ def test_aligned_form_exists_for_plain_german_text_only_where_folding_keeps_plac
 
 @settings(max_examples=2000, deadline=None)
 @given(st.one_of(_STREAM_TEXT, st.text(alphabet="aZ09 _'\t-ß", max_size=20)))
-def test_phrase_is_the_words_of_the_term(text: str) -> None:
-    """`phrase` cuts plain ASCII terms itself; it must agree with `words` on every text."""
+def test_plain_ascii_words_are_the_stream_words(text: str) -> None:
+    """`words` cuts plain ASCII text by `split`, the stream by `bytes.translate`: they must
+    agree with each other on every text (and `phrase` is `words` as a tuple)."""
+    assert words(text) == streams(text)[0].split()
     assert phrase(text) == tuple(words(text))
 
 
