@@ -367,9 +367,9 @@ def test_engine_agrees_with_reference_on_random_queries(
 def test_queries_decided_by_their_prechecks_get_the_hits_evaluation_gives(
     queries: list[tuple[object, ...]], title: str, text: str
 ) -> None:
-    """The engine does not evaluate a flat query (`evaluate.flat_pairs`): its hits must be
-    exactly those of evaluating it, which a copy of the engine told that no query is flat
-    gives."""
+    """The engine does not evaluate a flat query whose other leaves cannot hold
+    (`evaluate.flat_parts`): its hits must be exactly those of evaluating it, which a copy
+    of the engine told that no query is flat gives."""
     queries = [q for q in queries if _distinct_phrase_words(q)]
     watchlists = [Watchlist(name=f"q{i}", query=_render(q)) for i, q in enumerate(queries)]
     engine = compile_engine(watchlists, [])
@@ -380,34 +380,60 @@ def test_queries_decided_by_their_prechecks_get_the_hits_evaluation_gives(
 
 
 @pytest.mark.parametrize(
-    ("query", "pairs"),
+    ("query", "pairs", "others"),
     [
-        ("Musk OR Tesla", [("Musk", "musk"), ("Tesla", "tesla")]),
-        ("Musk", [("Musk", "musk")]),
+        ("Musk OR Tesla", [("Musk", "musk"), ("Tesla", "tesla")], 0),
+        ("Musk", [("Musk", "musk")], 0),
         (
             "(Musk OR Tesla) AND Kreml NOT (Putin OR Mond)",
             [("Musk", "musk"), ("Tesla", "tesla"), ("Kreml", "kreml")],
+            0,
         ),
-        ("Musk AND NOT Putin", [("Musk", "musk")]),
-        ("Musk AND NOT (Putin AND Kreml)", None),  # the NOT is no set test
-        ("title:Musk OR Tesla", None),  # a field: not every hit counts
-        ('"Musk Tesla"~3 OR Kreml', None),  # proximity needs positions
-        ("Musk OR (Tesla AND Kreml)", None),
-        ('#"Elon Musk" OR Kreml', None),  # an entity's aliases under context rules
+        ("Musk AND NOT Putin", [("Musk", "musk")], 0),
+        ("Musk AND NOT (Putin AND Kreml)", None, 0),  # the NOT is no set test
+        ("Musk OR (Tesla AND Kreml)", None, 0),
+        ("Musk AND (Tesla OR NOT Kreml)", None, 0),  # holds without an atom
+        # other leaves: decided by the pre-checks when none of their atoms is found
+        ("title:Musk OR Tesla", [("Tesla", "tesla")], 1),  # a field: not every hit counts
+        ('"Musk Tesla"~3 OR Kreml', [("Kreml", "kreml")], 2),  # proximity needs positions
+        ('#"Elon Musk" OR Kreml', [("Kreml", "kreml")], 6),  # aliases under context rules
+        ("Kreml NOT (Putin OR title:Mond)", [("Kreml", "kreml")], 1),
     ],
 )
 def test_flat_queries_are_those_their_prechecks_decide(
-    query: str, pairs: list[tuple[str, str]] | None
+    query: str, pairs: list[tuple[str, str]] | None, others: int
 ) -> None:
+    """A flat query's hits are read off its plain pairs, unless one of the atoms of its
+    other leaves (`others` of them) is found: then it is evaluated."""
     engine = compile_engine([Watchlist(name="w", query=query)], [MUSK])
     flat = engine._flat[0]
     if pairs is None:
         assert flat is None
-    else:
-        assert flat is not None
-        assert [text for text, _ in flat] == [text for text, _ in pairs]
-        story = _story(" ".join(word for _, word in pairs))
-        assert [h.term for m in engine.match(story) for h in m.hits] == [t for t, _ in pairs]
+        return
+    assert flat is not None
+    assert [text for text, _ in flat] == [text for text, _ in pairs]
+    assert len(engine._others.get(0, ())) == others
+    story = _story(" ".join(word for _, word in pairs))
+    assert [h.term for m in engine.match(story) for h in m.hits] == [t for t, _ in pairs]
+
+
+def test_a_flat_query_whose_other_leaf_is_found_is_evaluated() -> None:
+    """`title:Musk OR Tesla` with `musk` in the text only: the pre-checks pass on `tesla`,
+    and the title leaf, evaluated, adds nothing; with `musk` in the title it adds its hit.
+    A `NOT` with another leaf: a story with its plain term fails the veto, one with its
+    field term found elsewhere is evaluated and holds."""
+    engine = compile_engine([Watchlist(name="w", query="title:Musk OR Tesla")], [])
+    in_text = engine.match(_story("Bericht", "Musk und Tesla"))
+    assert [(h.term, h.field) for m in in_text for h in m.hits] == [("Tesla", "text")]
+    in_title = engine.match(_story("Musk", "Tesla"))
+    assert [(h.term, h.field) for m in in_title for h in m.hits] == [
+        ("title:Musk", "title"),
+        ("Tesla", "text"),
+    ]
+    vetoed = compile_engine([Watchlist(name="v", query="Kreml NOT (Putin OR title:Mond)")], [])
+    assert vetoed.match(_story("Kreml", "Putin")) == []
+    assert vetoed.match(_story("Mond", "Kreml")) == []
+    assert [m.watchlist for m in vetoed.match(_story("Kreml", "Mond"))] == ["v"]
 
 
 # -- the real corpus through `monitor match` -------------------------------------------------

@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from monitor.errors import ConfigError
-from monitor.match.evaluate import Leaf, Plain, flat_pairs, plain_pairs
+from monitor.match.evaluate import Flat, Leaf, Plain, flat_parts, plain_atoms
 
 __all__ = ["META_COST", "Plan", "Precheck", "choose", "plan"]
 
@@ -34,7 +34,7 @@ cheapest child's."""
 class Precheck(NamedTuple):
     """Atom sets a candidate query is tested against before it is evaluated: each `must`
     set has to meet the story's atoms (one per AND-ed branch but the anchor's: the atoms
-    that branch cannot hold without), the `veto` must not (its `NOT` of plain terms)."""
+    that branch cannot hold without), the `veto` must not (the plain terms of its `NOT`s)."""
 
     must: tuple[int, ...] | None
     """The rarest branch's atoms: the likeliest test to fail. `must` and `veto` are tuples,
@@ -43,8 +43,9 @@ class Precheck(NamedTuple):
     frozenset's size (the must tests: 280 -> 165 us per article)."""
     more: tuple[frozenset[int], ...]
     veto: tuple[int, ...] | None
-    flat: tuple[tuple[str, int], ...] | None
-    """For a query these tests decide exactly, its (term, atom) pairs (`Plan.flat`)."""
+    flat: Flat | None
+    """For a query these tests decide whenever its `Flat` other atoms are not found, its
+    pairs and those atoms (`Plan.flat`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,8 @@ class Plan:
 
     branches: tuple[Form, ...]
     veto: tuple[int, ...] | None
-    flat: tuple[tuple[str, int], ...] | None
-    """`evaluate.flat_pairs` of the query: made once per compiled query, like the rest."""
+    flat: Flat | None
+    """`evaluate.flat_parts` of the query: made once per compiled query, like the rest."""
 
 
 def plan(query: Any) -> Plan:
@@ -67,8 +68,8 @@ def plan(query: Any) -> Plan:
     for branch in branches:
         if type(branch) is tuple and branch[0] == "not":
             nots.append(branch[1])
-    veto = tuple(frozenset().union(*filter(None, map(_plain_atoms, nots)))) if nots else ()
-    return Plan(forms, veto or None, flat_pairs(query))
+    veto = tuple(frozenset().union(*map(plain_atoms, nots))) if nots else ()
+    return Plan(forms, veto or None, flat_parts(query))
 
 
 def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int]], list[Precheck]]:
@@ -143,10 +144,3 @@ def _price(form: Form, usage: dict[int, int]) -> tuple[frozenset[int], int]:
         union = frozenset().union(*(atoms for atoms, _ in options))
         return union, sum(map(usage.__getitem__, union))
     return min(options, key=lambda option: option[1])
-
-
-def _plain_atoms(node: Any) -> tuple[int, ...] | None:
-    """The atoms of a compiled node that holds exactly when one of them is found (plain
-    leaves OR-ed), or None for any other node."""
-    pairs = plain_pairs(node)
-    return None if pairs is None else tuple(atom for _, atom in pairs)

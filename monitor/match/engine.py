@@ -24,9 +24,10 @@ selects (the candidates) are evaluated, exactly, by `evaluate`.
    `NOT` branches and metadata never anchor). A candidate's other AND branches and its `NOT`
    of plain terms are tested as set operations (`anchors.Precheck`), over all the
    candidates at once (`select`: `map`s in C, or numpy past a few hundred candidates).
-   A survivor is evaluated exactly — unless it is *flat* (plain terms in ANDs, ORs and
-   NOTs, `evaluate.flat_pairs`): then the tests it passed decide it, and its hits are read
-   off its terms. Only matches get `Hit`s with offsets into the original text.
+   A survivor is evaluated exactly — unless it is *flat* (leaves in ANDs, ORs and NOTs,
+   `evaluate.flat_parts`) and none of its leaves but plain ones can hold (none of their
+   atoms was found): then the tests it passed decide it, and its hits are read off its
+   plain terms. Only matches get `Hit`s with offsets into the original text.
 
 Decisions kept from the foundation: `#Name` is the entity `Name` (looked up by its folded
 words) — its name, aliases and a category equal to a name run together; with no such entity
@@ -79,16 +80,20 @@ class Engine:
         self._watchlists = tuple(watchlists)
         self._c = compiled
         self._select = Selector(compiled.anchors, compiled.prechecks)
-        # `_flat`: the hit pairs of queries the pre-checks decide exactly.
+        # `_flat`: the hit pairs of queries the pre-checks decide when none of the query's
+        # `_others` atoms is found (`evaluate.flat_parts`).
         self._more = {i: p.more for i, p in enumerate(compiled.prechecks) if p.more}
-        self._flat = [p.flat for p in compiled.prechecks]
+        self._flat = [p.flat[0] if p.flat else None for p in compiled.prechecks]
+        self._others = {
+            i: p.flat[1] for i, p in enumerate(compiled.prechecks) if p.flat and p.flat[1]
+        }
 
     def match(self, story: Story) -> list[Match]:
         """The watchlists `story` matches, in config order, each with its hits in reading
         order (title, text, then categories by position; by offset within each)."""
         scanned = self._scan(story)
         matches = []
-        queries, flat, more = self._c.queries, self._flat, self._more
+        queries, flat, more, others = self._c.queries, self._flat, self._more, self._others
         hits = _Hits(story, scanned.aligned)
         made = hits.made
         atoms = scanned.atoms
@@ -96,7 +101,7 @@ class Engine:
             if index in more and any(map(atoms.isdisjoint, more[index])):
                 continue
             pairs = flat[index]
-            if pairs is None:
+            if pairs is None or (index in others and not atoms.isdisjoint(others[index])):
                 raws = evaluate(queries[index], scanned.raws())
                 if not raws:
                     continue

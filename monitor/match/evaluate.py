@@ -19,13 +19,14 @@ from typing import Any
 
 __all__ = [
     "EXCLUDE_WINDOW",
+    "Flat",
     "Leaf",
     "Plain",
     "Raw",
     "evaluate",
-    "flat_pairs",
+    "flat_parts",
     "or_node",
-    "plain_pairs",
+    "plain_atoms",
 ]
 
 Raw = tuple[str, int, int, int, int, int]
@@ -207,39 +208,59 @@ def _any(children: Any, keys: Any, found: Found, collected: list[tuple[str, Raw]
     return holds
 
 
-def flat_pairs(node: Any) -> tuple[tuple[str, int], ...] | None:
-    """(term, atom) of every plain term of `node` in evaluation order, when `node` is
-    *flat* — plain terms OR-ed, or an AND of such ORs and of `NOT`s of them — else None.
+Flat = tuple[tuple[tuple[str, int], ...], tuple[int, ...]]
+"""What `flat_parts` gives: (term, atom) pairs and the atoms of the other leaves."""
 
-    A flat query holds exactly when its anchor and pre-checks (`anchors.Precheck`) pass:
-    each positive branch is a set of atoms one of which must be found, each `NOT` a set none
-    of which may be. So the engine does not evaluate it: its hits are these pairs' found
-    atoms, in the order `evaluate` collects them.
+
+def flat_parts(node: Any) -> Flat | None:
+    """For a *flat* query — an AND (or a single branch) of branches that are leaves or ORs
+    of leaves, each maybe under a `NOT` — the (term, atom) pairs of its plain leaves outside
+    `NOT`s, in evaluation order, and the atoms any of its other leaves needs (an entity
+    with context rules, a field, proximity, metadata); None for any other query.
+
+    In a story that has none of those other atoms, those leaves are all false, so each
+    branch holds exactly when one of its plain atoms is found, which is what the anchor and
+    the pre-checks test (`anchors.Precheck`: a branch's `must` set holds all its plain
+    atoms, the `veto` those of its `NOT`s). The engine then does not evaluate the query:
+    its hits are the found atoms of these pairs, in the order `evaluate` collects them. A
+    query of plain terms only has no other atoms and is never evaluated.
     """
-    if type(node) is not tuple or node[0] != "and":
-        return plain_pairs(node)
+    top_and = type(node) is tuple and node[0] == "and"
     pairs: list[tuple[str, int]] = []
-    for child in node[1]:
-        if type(child) is tuple and child[0] == "not":
-            if plain_pairs(child[1]) is None:
-                return None
-            continue
-        more = plain_pairs(child)
-        if more is None:
+    others: list[int] = []
+    for branch in node[1] if top_and else (node,):
+        negated = type(branch) is tuple and branch[0] == "not"
+        if negated:
+            branch = branch[1]
+        if type(branch) is Plain or type(branch) is Leaf:
+            children: Any = (branch,)
+        elif branch[0] == "or":
+            children = branch[1]
+        else:
             return None
-        pairs += more
-    return tuple(pairs)
+        for child in children:
+            if type(child) is Plain or (type(child) is Leaf and child.plain):
+                if not negated:
+                    pairs += child.pairs
+            elif type(child) is Leaf:
+                others += child.needs
+            else:  # a NOT or an AND inside an OR: true or false beyond what sets tell
+                return None
+    return tuple(pairs), tuple(dict.fromkeys(others))
 
 
-def plain_pairs(node: Any) -> tuple[tuple[str, int], ...] | None:
-    """(term, atom) pairs of a node that holds exactly when one of its atoms is found:
-    a `Plain` (an OR of plain leaves is one: `or_node`) or a plain `Leaf`; None for any
-    other node."""
-    if type(node) is Plain:
-        return node.pairs
-    if type(node) is Leaf and node.plain:
-        return node.pairs
-    return None
+def plain_atoms(node: Any) -> tuple[int, ...]:
+    """The atoms of `node` one of which, found, makes it hold: those of its plain leaves,
+    when it is a plain leaf, a `Plain` or an OR (a `NOT` of it fails when one is found)."""
+    if type(node) is Plain or (type(node) is Leaf and node.plain):
+        return node.atoms
+    if type(node) is not tuple or node[0] != "or":
+        return ()
+    atoms: list[int] = []
+    for child in node[1]:
+        if type(child) is Plain or (type(child) is Leaf and child.plain):
+            atoms += child.atoms
+    return tuple(atoms)
 
 
 def _leaf(leaf: Leaf, found: Found) -> list[tuple[str, Raw]] | None:
