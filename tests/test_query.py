@@ -374,7 +374,8 @@ def test_queries_decided_by_their_prechecks_get_the_hits_evaluation_gives(
     watchlists = [Watchlist(name=f"q{i}", query=_render(q)) for i, q in enumerate(queries)]
     engine = compile_engine(watchlists, [])
     evaluated = compile_engine(watchlists, [])
-    evaluated._flat = [None] * len(watchlists)  # every candidate through `evaluate`
+    # every candidate through `evaluate`:
+    evaluated._entries = [entry._replace(pairs=None) for entry in evaluated._entries]
     story = _story(title, text)
     assert engine.match(story) == evaluated.match(story)
 
@@ -406,13 +407,13 @@ def test_flat_queries_are_those_their_prechecks_decide(
     """A flat query's hits are read off its plain pairs, unless one of the atoms of its
     other leaves (`others` of them) is found: then it is evaluated."""
     engine = compile_engine([Watchlist(name="w", query=query)], [MUSK])
-    flat = engine._flat[0]
+    flat = engine._entries[0].pairs
     if pairs is None:
         assert flat is None
         return
     assert flat is not None
     assert [text for text, _ in flat] == [text for text, _ in pairs]
-    assert len(engine._others.get(0, ())) == others
+    assert len(engine._entries[0].others) == others
     story = _story(" ".join(word for _, word in pairs))
     assert [h.term for m in engine.match(story) for h in m.hits] == [t for t, _ in pairs]
 

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress
 from operator import itemgetter, not_
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import ahocorasick
 
@@ -80,29 +80,26 @@ class Engine:
         self._watchlists = tuple(watchlists)
         self._c = compiled
         self._select = Selector(compiled.anchors, compiled.prechecks)
-        # `_flat`: the hit pairs of queries the pre-checks decide when none of the query's
-        # `_others` atoms is found (`evaluate.flat_parts`).
-        self._more = {i: p.more for i, p in enumerate(compiled.prechecks) if p.more}
-        self._flat = [p.flat[0] if p.flat else None for p in compiled.prechecks]
-        self._others = {
-            i: p.flat[1] for i, p in enumerate(compiled.prechecks) if p.flat and p.flat[1]
-        }
+        self._entries = [
+            _Entry(p.flat[0] if p.flat else None, p.flat[1] if p.flat else (), p.more, w.name, q)
+            for p, w, q in zip(compiled.prechecks, self._watchlists, compiled.queries, strict=True)
+        ]
 
     def match(self, story: Story) -> list[Match]:
         """The watchlists `story` matches, in config order, each with its hits in reading
         order (title, text, then categories by position; by offset within each)."""
         scanned = self._scan(story)
         matches = []
-        queries, flat, more, others = self._c.queries, self._flat, self._more, self._others
+        entries = self._entries
         hits = _Hits(story, scanned.aligned)
         made = hits.made
         atoms = scanned.atoms
         for index in self._select.survivors(atoms):
-            if index in more and any(map(atoms.isdisjoint, more[index])):
+            pairs, others, more, name, query = entries[index]
+            if more and any(map(atoms.isdisjoint, more)):
                 continue
-            pairs = flat[index]
-            if pairs is None or (index in others and not atoms.isdisjoint(others[index])):
-                raws = evaluate(queries[index], scanned.raws())
+            if pairs is None or (others and not atoms.isdisjoint(others)):
+                raws = evaluate(query, scanned.raws())
                 if not raws:
                     continue
             else:  # the pre-checks passed: it holds
@@ -111,7 +108,6 @@ class Engine:
             made_hits = list(map(made.get, raws))  # most were made for an earlier match
             ready = all(made_hits)
             found_hits = cast(list[Hit], made_hits) if ready else list(map(hits.get, raws))
-            name = self._watchlists[index].name
             matches.append(Match(watchlist=name, hits=_verify(found_hits)))
         return matches
 
@@ -156,6 +152,21 @@ class Engine:
         if c.loose_automaton is not None:  # loose words may differ in length: no offsets
             loose = loose_stream(padded)
             scanned.add_field(name, index, loose, list(c.loose_automaton.iter(loose)), False)
+
+
+class _Entry(NamedTuple):
+    """What matching reads about one query once it survived its set tests, in one tuple
+    (at 100,000 queries each is somewhere in a gigabyte: one place to fetch, not five)."""
+
+    pairs: tuple[tuple[str, int], ...] | None
+    """Its plain (term, atom) pairs when it is flat (`evaluate.flat_parts`), else None."""
+    others: tuple[int, ...]
+    """The atoms of its other leaves: when one is found, it is evaluated after all."""
+    more: tuple[frozenset[int], ...]
+    """Its set tests past the first (`anchors.Precheck.more`)."""
+    name: str
+    query: Any
+    """Its compiled tree, for `evaluate`."""
 
 
 class _Scanned:
