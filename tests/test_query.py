@@ -16,6 +16,7 @@ from monitor.cli import main
 from monitor.errors import ConfigError
 from monitor.match import compile_engine
 from monitor.match.query import parse_query
+from monitor.match.select import Selector
 from monitor.models import Entity, Story, Watchlist
 from monitor.settings import load_settings
 
@@ -374,8 +375,9 @@ def test_queries_decided_by_their_prechecks_get_the_hits_evaluation_gives(
     watchlists = [Watchlist(name=f"q{i}", query=_render(q)) for i, q in enumerate(queries)]
     engine = compile_engine(watchlists, [])
     evaluated = compile_engine(watchlists, [])
-    # every candidate through `evaluate`:
-    evaluated._entries = [entry._replace(pairs=None) for entry in evaluated._entries]
+    compiled = evaluated._c  # every candidate through `evaluate`:
+    unflat = [precheck._replace(flat=None) for precheck in compiled.prechecks]
+    evaluated._select = Selector(compiled.anchors, unflat)
     story = _story(title, text)
     assert engine.match(story) == evaluated.match(story)
 
@@ -407,13 +409,13 @@ def test_flat_queries_are_those_their_prechecks_decide(
     """A flat query's hits are read off its plain pairs, unless one of the atoms of its
     other leaves (`others` of them) is found: then it is evaluated."""
     engine = compile_engine([Watchlist(name="w", query=query)], [MUSK])
-    flat = engine._entries[0].pairs
+    flat = engine._c.prechecks[0].flat
     if pairs is None:
         assert flat is None
         return
     assert flat is not None
-    assert [text for text, _ in flat] == [text for text, _ in pairs]
-    assert len(engine._entries[0].others) == others
+    assert [text for text, _ in flat[0]] == [text for text, _ in pairs]
+    assert len(flat[1]) == others
     story = _story(" ".join(word for _, word in pairs))
     assert [h.term for m in engine.match(story) for h in m.hits] == [t for t, _ in pairs]
 

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, compress
 from operator import itemgetter, not_
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import ahocorasick
 
@@ -80,10 +80,8 @@ class Engine:
         self._watchlists = tuple(watchlists)
         self._c = compiled
         self._select = Selector(compiled.anchors, compiled.prechecks)
-        self._entries = [
-            _Entry(p.flat[0] if p.flat else None, p.flat[1] if p.flat else (), p.more, w.name, q)
-            for p, w, q in zip(compiled.prechecks, self._watchlists, compiled.queries, strict=True)
-        ]
+        self._entries = list(zip((w.name for w in self._watchlists), compiled.queries, strict=True))
+        """(name, compiled tree) per query: one place to fetch for each survivor."""
 
     def match(self, story: Story) -> list[Match]:
         """The watchlists `story` matches, in config order, each with its hits in reading
@@ -93,22 +91,20 @@ class Engine:
         entries = self._entries
         hits = _Hits(story, scanned.aligned)
         made = hits.made
-        atoms = scanned.atoms
-        for index in self._select.survivors(atoms):
-            pairs, others, more, name, query = entries[index]
-            if more and any(map(atoms.isdisjoint, more)):
-                continue
-            if pairs is None or (others and not atoms.isdisjoint(others)):
+        for index, pairs in self._select.survivors(scanned.atoms):
+            name, query = entries[index]
+            if pairs is None:
                 raws = evaluate(query, scanned.raws())
                 if not raws:
                     continue
-            else:  # the pre-checks passed: it holds
-                found = scanned.raws()
-                raws = [(term, raw) for term, atom in pairs if atom in atoms for raw in found[atom]]
-            made_hits = list(map(made.get, raws))  # most were made for an earlier match
-            ready = all(made_hits)
-            found_hits = cast(list[Hit], made_hits) if ready else list(map(hits.get, raws))
-            matches.append(Match(watchlist=name, hits=_verify(found_hits)))
+                made_hits = list(map(made.get, raws))  # most were made for an earlier match
+                ready = all(made_hits)
+                found = cast(list[Hit], made_hits) if ready else list(map(hits.get, raws))
+            else:  # decided by the set tests: it holds, with these pairs' hits
+                found = []
+                for pair in pairs:
+                    found += hits.of_pair(pair, scanned.raws())
+            matches.append(Match(watchlist=name, hits=_verify(found)))
         return matches
 
     def scan(self, story: Story) -> Scan:
@@ -152,21 +148,6 @@ class Engine:
         if c.loose_automaton is not None:  # loose words may differ in length: no offsets
             loose = loose_stream(padded)
             scanned.add_field(name, index, loose, list(c.loose_automaton.iter(loose)), False)
-
-
-class _Entry(NamedTuple):
-    """What matching reads about one query once it survived its set tests, in one tuple
-    (at 100,000 queries each is somewhere in a gigabyte: one place to fetch, not five)."""
-
-    pairs: tuple[tuple[str, int], ...] | None
-    """Its plain (term, atom) pairs when it is flat (`evaluate.flat_parts`), else None."""
-    others: tuple[int, ...]
-    """The atoms of its other leaves: when one is found, it is evaluated after all."""
-    more: tuple[frozenset[int], ...]
-    """Its set tests past the first (`anchors.Precheck.more`)."""
-    name: str
-    query: Any
-    """Its compiled tree, for `evaluate`."""
 
 
 class _Scanned:
@@ -295,7 +276,7 @@ class _Hits:
     over the text only as far as needed). Both trust the aligned form to hold the field's
     words in place, as `analysis.streams` makes it (tests/test_analysis.py holds it so)."""
 
-    __slots__ = ("aligned", "counts", "made", "offsets", "story")
+    __slots__ = ("aligned", "by_pair", "counts", "made", "offsets", "story")
 
     def __init__(self, story: Story, aligned: dict[tuple[str, int], str]) -> None:
         self.story = story
@@ -304,6 +285,7 @@ class _Hits:
         """Hits placed through each field's aligned form so far."""
         self.offsets: dict[tuple[str, int], Spans] = {}
         self.made: dict[tuple[str, Raw], Hit] = {}
+        self.by_pair: dict[tuple[str, int], list[Hit]] = {}
 
     def get(self, term_raw: tuple[str, Raw]) -> Hit:
         hit = self.made.get(term_raw)
@@ -323,6 +305,16 @@ class _Hits:
             hit = Hit(term=term, field=field, start=span[0], end=span[1], index=index)
             self.made[term_raw] = hit
         return hit
+
+    def of_pair(self, pair: tuple[str, int], found: Found) -> list[Hit]:
+        """The hits of a term's atom (`select.Pairs`), made once per story: a famous name's
+        pair is in hundreds of the story's matches."""
+        placed = self.by_pair.get(pair)
+        if placed is None:
+            term, atom = pair
+            get = self.get
+            placed = self.by_pair[pair] = [get((term, raw)) for raw in found[atom]]
+        return placed
 
     def _text(self, field: str, index: int) -> str:
         story = self.story

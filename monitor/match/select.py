@@ -1,16 +1,21 @@
-"""A story's candidate queries and their pre-checks: the engine's step 3, before `evaluate`.
+"""A story's surviving candidate queries, and which of them need no evaluation: the engine's
+step 3, before `evaluate`.
 
 Each query is registered under its anchor atoms (`anchors.choose`); a story's candidates are
-the queries an atom it has selects. A candidate must then meet its `Precheck.must` atoms and
-miss its `veto` atoms. Most fail: at 100,000 queries a story has hundreds of candidates and
-a few dozen survivors, so these tests are the pre-filter's main cost.
+the queries an atom it has selects. A candidate must then meet its `Precheck.must` atoms (and
+each of its `more` sets) and miss its `veto` atoms. Most fail: at 100,000 queries a story has
+hundreds of candidates and a few dozen survivors, so these tests are the pre-filter's main
+cost. A survivor that is flat (`evaluate.flat_parts`) and none of whose other leaves' atoms
+was found holds, decided by these tests: its hits are its plain (term, atom) pairs whose
+atom was found, which are worked out here too; any other survivor is evaluated.
 
 They are set operations, one per candidate, run as `map`s in C. Each walks a small tuple
 somewhere in a heap of a million objects, so past a few hundred candidates they are bound by
-memory, not by the interpreter, and numpy does them faster: the pre-checks of every query
-laid out in two flat arrays (`_Arrays`, built the first time a story needs them, so small
-configurations never pay for them), all candidates tested at once. Both ways give the same
-survivors (tests/test_select.py); `ARRAY_CANDIDATES` is where one takes over from the other.
+memory, not by the interpreter, and numpy does them faster: every query's sets laid out in
+flat arrays (`_Arrays`, built the first time a story needs them, so small configurations
+never pay for them), all candidates tested at once, and the found pairs of the decided ones
+picked out at once. Both ways give the same result (tests/test_select.py);
+`ARRAY_CANDIDATES` is where one takes over from the other.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 
 from monitor.match.anchors import Precheck
 
-__all__ = ["ARRAY_CANDIDATES", "EVERY_STORY", "Selector"]
+__all__ = ["ARRAY_CANDIDATES", "EVERY_STORY", "Pairs", "Selector"]
 
 EVERY_STORY = -1
 """An atom id no term has, in every story's atom set: a query without a second branch must
@@ -34,9 +39,12 @@ ARRAY_CANDIDATES = 250
 """Candidates from which numpy tests them (bench/bench_select.py measures both ways: numpy's
 fixed cost of ~20 calls is worth it from about this many)."""
 
+Pairs = list[tuple[str, int]]
+"""The (term, atom) pairs of a decided survivor whose atom the story has, in query order."""
+
 
 class Selector:
-    """The anchors and pre-checks of one compiled engine; immutable once built (the arrays
+    """The anchors and set tests of one compiled engine; immutable once built (the arrays
     are made once, under a lock, and only read after)."""
 
     def __init__(
@@ -48,6 +56,8 @@ class Selector:
         self._anchors = anchors
         self._musts = [p.must or (EVERY_STORY,) for p in prechecks]
         self._vetoes = [p.veto or () for p in prechecks]
+        self._more = {i: p.more for i, p in enumerate(prechecks) if p.more}
+        self._flat = [p.flat for p in prechecks]
         self._array_candidates = array_candidates
         self._arrays: _Arrays | None = None
         self._lock = threading.Lock()
@@ -62,60 +72,120 @@ class Selector:
                 selected.update(queries)
         return sorted(selected)
 
-    def survivors(self, atoms: set[int]) -> list[int]:
-        """The candidates whose `must` atoms the story has and whose `veto` atoms it has not,
-        in config order. `atoms` includes `EVERY_STORY`."""
+    def survivors(self, atoms: set[int]) -> list[tuple[int, Pairs | None]]:
+        """The candidates that pass every set test, in config order, each with its found
+        `Pairs` when the tests decide it, or None when it is to be evaluated. `atoms`
+        includes `EVERY_STORY`."""
         candidates = self.candidates(atoms)
-        if len(candidates) < self._array_candidates:
-            musts, vetoes = self._musts, self._vetoes
-            met = list(
-                compress(
-                    candidates,
-                    map(not_, map(atoms.isdisjoint, map(musts.__getitem__, candidates))),
-                )
+        if len(candidates) >= self._array_candidates:
+            arrays = self._arrays
+            if arrays is None:
+                with self._lock:
+                    if self._arrays is None:
+                        self._arrays = _Arrays(self._musts, self._vetoes, self._more, self._flat)
+                    arrays = self._arrays
+            return arrays.survivors(candidates, atoms, self._more)
+        musts, vetoes, more, flat = self._musts, self._vetoes, self._more, self._flat
+        met = list(
+            compress(
+                candidates,
+                map(not_, map(atoms.isdisjoint, map(musts.__getitem__, candidates))),
             )
-            return list(compress(met, map(atoms.isdisjoint, map(vetoes.__getitem__, met))))
-        arrays = self._arrays
-        if arrays is None:
-            with self._lock:
-                if self._arrays is None:
-                    self._arrays = _Arrays(self._musts, self._vetoes)
-                arrays = self._arrays
-        return arrays.survivors(candidates, atoms)
+        )
+        survivors: list[tuple[int, Pairs | None]] = []
+        for index in compress(met, map(atoms.isdisjoint, map(vetoes.__getitem__, met))):
+            if index in more and any(map(atoms.isdisjoint, more[index])):
+                continue
+            parts = flat[index]
+            if parts is None or (parts[1] and not atoms.isdisjoint(parts[1])):
+                survivors.append((index, None))
+            else:
+                survivors.append((index, [pair for pair in parts[0] if pair[1] in atoms]))
+        return survivors
 
 
 class _Arrays:
-    """Every query's `must` and `veto` atoms, concatenated in query order (`atoms`), with
-    where each query's run starts (`starts`, one more than there are queries). An atom id
-    indexes a boolean array of the story's atoms (`_present`), so a run's test is one
-    `logical_or.reduceat` over it. Every run has an atom: a query without a veto gets
+    """Every query's atom sets, each kind concatenated in query order with where each
+    query's run starts (one more start than there are queries): `must` and `veto` atoms,
+    the atoms of a flat query's other leaves (`others`), and a flat query's plain pairs'
+    atoms (`pair_atoms`, the pairs themselves in `pairs`). An atom id indexes a boolean
+    array of the story's atoms (`_present`), so a run's test is one `logical_or.reduceat`
+    over it. Every tested run has an atom: a query without a veto or other leaves gets
     `never`, an id no story has."""
 
-    def __init__(self, musts: list[tuple[int, ...]], vetoes: list[tuple[int, ...]]) -> None:
-        top = max(chain(chain.from_iterable(musts), chain.from_iterable(vetoes)), default=0)
+    def __init__(
+        self,
+        musts: list[tuple[int, ...]],
+        vetoes: list[tuple[int, ...]],
+        more: dict[int, Any],
+        flat: list[Any],
+    ) -> None:
+        pairs = [parts[0] if parts else () for parts in flat]
+        others = [parts[1] if parts else () for parts in flat]
+        top = max(
+            chain(
+                chain.from_iterable(musts),
+                chain.from_iterable(vetoes),
+                chain.from_iterable(others),
+                (atom for _, atom in chain.from_iterable(pairs)),
+            ),
+            default=0,
+        )
         self.never = top + 1
         self.size = top + 3
         """Atoms up to `top`, `never`, and the last slot: `EVERY_STORY` (-1) indexes it."""
+        never = (self.never,)
         self.must_starts, self.must_atoms = _runs(musts)
-        self.veto_starts, self.veto_atoms = _runs([veto or (self.never,) for veto in vetoes])
+        self.veto_starts, self.veto_atoms = _runs([veto or never for veto in vetoes])
+        self.other_starts, self.other_atoms = _runs([other or never for other in others])
+        self.pair_starts, self.pair_atoms = _runs([[atom for _, atom in p] for p in pairs])
+        self.pairs = list(chain.from_iterable(pairs))
+        self.evaluated = np.fromiter((parts is None for parts in flat), np.bool_, len(flat))
+        """Queries that are not flat: always evaluated."""
+        self.has_more = np.zeros(len(flat), np.bool_)
+        self.has_more[list(more)] = True
         self._scratch = threading.local()
 
-    def survivors(self, candidates: list[int], atoms: set[int]) -> list[int]:
+    def survivors(
+        self, candidates: list[int], atoms: set[int], more: dict[int, Any]
+    ) -> list[tuple[int, Pairs | None]]:
         if not candidates:
             return []
         present = self._present()
         found = np.fromiter(atoms, np.intp, len(atoms))
-        found = found[found < self.never]  # atoms no pre-check names have no slot
+        found = found[found < self.never]  # atoms no set names have no slot
         present[found] = True
         try:
             rows = np.array(candidates, np.intp)
             rows = rows[_any_present(self.must_starts, self.must_atoms, rows, present)]
             if len(rows):
                 rows = rows[~_any_present(self.veto_starts, self.veto_atoms, rows, present)]
-            return rows.tolist()  # type: ignore[no-any-return]  # a list of ints
+            with_more = rows[self.has_more[rows]]
+            if len(with_more):  # a third AND-ed branch or more: rarer, tested as sets
+                failed = [i for i in with_more.tolist() if any(map(atoms.isdisjoint, more[i]))]
+                rows = rows[~np.isin(rows, failed)] if failed else rows
+            if not len(rows):
+                return []
+            evaluated = self.evaluated[rows]
+            evaluated |= _any_present(self.other_starts, self.other_atoms, rows, present)
+            decided = rows[~evaluated]
+            index, lengths = _gather(self.pair_starts, decided)
+            hit = present[self.pair_atoms[index]]
+            owners = np.repeat(decided, lengths)[hit].tolist()
+            chosen = index[hit].tolist()
         finally:
             present[found] = False
             present[-1] = True
+        found_pairs: dict[int, Pairs] = {}
+        pairs = self.pairs
+        for owner, at in zip(owners, chosen, strict=True):
+            got = found_pairs.get(owner)
+            if got is None:
+                found_pairs[owner] = [pairs[at]]
+            else:
+                got.append(pairs[at])
+        get = found_pairs.get
+        return [(row, get(row)) for row in rows.tolist()]  # None: to be evaluated
 
     def _present(self) -> Any:
         """This thread's array of the story's atoms: all False between stories but the last
@@ -127,7 +197,7 @@ class _Arrays:
         return present
 
 
-def _runs(sets: list[tuple[int, ...]]) -> tuple[Any, Any]:
+def _runs(sets: Sequence[Sequence[int]]) -> tuple[Any, Any]:
     """`sets` concatenated, and the index where each starts (and where the last ends)."""
     lengths = np.fromiter(map(len, sets), np.intp, len(sets))
     starts = np.zeros(len(sets) + 1, np.intp)
@@ -135,12 +205,18 @@ def _runs(sets: list[tuple[int, ...]]) -> tuple[Any, Any]:
     return starts, np.fromiter(chain.from_iterable(sets), np.intp, int(starts[-1]))
 
 
-def _any_present(starts: Any, atoms: Any, rows: Any, present: Any) -> Any:
-    """For each query in `rows`, whether one of its run of `atoms` is `present`: the runs
-    gathered into one index array (each at least one long), then one OR per run."""
+def _gather(starts: Any, rows: Any) -> tuple[Any, Any]:
+    """The positions of the runs of `rows`, one after the other, and each run's length."""
     first = starts[rows]
     lengths = starts[rows + 1] - first
     ends = np.cumsum(lengths)
-    begins = ends - lengths
-    index = np.repeat(first - begins, lengths) + np.arange(int(ends[-1]))
+    total = int(ends[-1]) if len(ends) else 0
+    return np.repeat(first - (ends - lengths), lengths) + np.arange(total), lengths
+
+
+def _any_present(starts: Any, atoms: Any, rows: Any, present: Any) -> Any:
+    """For each query in `rows`, whether one of its run of `atoms` is `present` (each run
+    at least one long): the runs gathered into one index array, then one OR per run."""
+    index, lengths = _gather(starts, rows)
+    begins = np.cumsum(lengths) - lengths
     return np.logical_or.reduceat(present[atoms[index]], begins)
