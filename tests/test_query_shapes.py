@@ -8,6 +8,7 @@ cannot read the same way (which then reports its errors as before)."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -165,3 +166,105 @@ def test_generated_agency_queries_all_take_the_shape_path() -> None:
         shaped = _shaped(text)
         assert shaped is not None, text
         assert shaped == _luqum(text), text
+
+
+# `_by_shape`'s split as first written: each term after a lookbehind for the start, a space, a
+# parenthesis or a sign, its phrase not unrolled. `query._SPLIT` matches that character instead
+# (and unrolls the phrase) to be faster; it must split every text the same way.
+_LOOKBEHIND_TERM = re.compile(
+    r"""((?<![^\s()+\-])(?!(?:AND|OR|NOT|TO)(?=[\s)]|$))
+    (?:[^\W\d]\w*:)?
+    (?:"(?:[^\\"]|\\.)*"(?:~\d+)? | [^\s:^~(){}\[\]/"'+\-\\<>][^\s:^\\~(){}\[\]]*)
+    (?=[\s)]|$))""",
+    re.VERBOSE,
+)
+
+
+def _split_by_lookbehind(text: str) -> tuple[str, list[str]]:
+    parts = _LOOKBEHIND_TERM.split(text)
+    return "Q".join(parts[::2]), parts[1::2]
+
+
+# Characters and pieces the split reads specially or that sit next to its character classes:
+# signs and `-` inside words, `field:`, escapes and escaped quotes, `~` and digits (Unicode
+# ones too), reserved words glued to parentheses, Unicode spaces, tabs and newlines, `#`.
+_CHARACTERS = [
+    "a", "Z", "ü", "ß", "_", "7", "٣", " ", "  ", "\t", "\n", "\r", "\u00a0", "\u2003",
+    "\u200b", "\u00ad", "(", ")", "+", "-", '"', "\\", '\\"', "\\\\", "~", "~5", "~05", "~٣", "~²",
+    ":", "title:", "Title:", "x1:", "1x:", "_:", "AND", "OR", "NOT", "TO", "ANDY", "TOM",
+    "#", "*", "?", "'", "^", "/", "[", "]", "{", "}", "<", ">", "&&", "!", "Q",
+]  # fmt: skip
+
+_soup = st.lists(st.sampled_from(_CHARACTERS + _FRAGMENTS), max_size=24).map("".join)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "Musk",
+        "(Musk OR Tesla) AND -Börse",
+        "a-b -c +d --e +-f -(g) - h",
+        "Tesla- Chef -",
+        '"a b"~5 "a b"~ "a b"~5x "a b"x "a" "b',
+        r'"esc \" q" "e\\" "\\"" "a\"',
+        'title:"a b"~3 title:a text:"x" t1:x 1t:x :x x: x:y:z',
+        "AND OR NOT TO ANDY (AND) (TO) AND( )OR x TO",
+        "a\tb\nc\u00a0d\u2003e\u200bf",
+        "x\n",
+        "Q(Musk) Musk)-Tesla (Musk)Tesla",
+        'entity:"Elon Musk" entity:Musk #Musk a#b',
+        "Tes* Te*la Te?la * ? !x &&",
+    ],
+)
+def test_the_split_is_the_lookbehind_split_on_edge_cases(text: str) -> None:
+    assert query._split(text) == _split_by_lookbehind(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(_texts(), _soup))
+def test_the_split_is_the_lookbehind_split(text: str) -> None:
+    assert query._split(text) == _split_by_lookbehind(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text())
+def test_the_split_is_the_lookbehind_split_on_any_text(text: str) -> None:
+    assert query._split(text) == _split_by_lookbehind(text)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "", "Musk", "Tesla-Chef", "Musk\"s", "l'Oréal", "Tes*", "*", "Te*la", "Te?la", "AND",
+        "TO", "a\\b", '"a b"', '""', '"', '"a', '"a"b', '"a"b"', '"a"~5', '"a"~05', '"a"~٣',
+        '"a"~²', '"a"~', '"a"~5x', '"a"~-1', '"a\\" b"', '"a\\"', '"a\\\\"',
+        "title:Musk", "Title:x", 'title:"a b"~2', "source:heise", 'source:"a b"~2', "lang:de",
+        "author:x", "entity:Musk", "title:AND", "x:", ":x", "a:b:c",
+    ],
+)  # fmt: skip
+def test_a_common_term_is_made_as_its_regex_reads_it(written: str) -> None:
+    assert query._term(written) == query._term_parts(written)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(written=st.one_of(_soup, st.text()))
+def test_any_term_is_made_as_its_regex_reads_it(written: str) -> None:
+    assert query._term(written) == query._term_parts(written)
+
+
+def test_a_shape_outside_the_subset_is_checked_once_and_still_left_to_luqum() -> None:
+    query._shapes.clear()
+    assert _shaped("Musk TO Tesla") is None
+    assert query._shapes == {"Q TO Q": (None, False)}
+    assert _shaped("Scholz TO Merz") is None
+    assert _shaped("Musk OR Tesla") == _luqum("Musk OR Tesla")
+
+
+def test_a_term_that_cannot_be_made_is_kept_as_such() -> None:
+    query._terms.clear()
+    assert _shaped("author:Musk OR Tesla") is None
+    assert query._terms["author:Musk"] is None
+    assert _shaped("Tesla OR author:Musk") is None
+    assert _shaped("Tesla OR Musk") == _luqum("Tesla OR Musk")
