@@ -11,7 +11,9 @@ a sum over a frozen set, in C.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -25,7 +27,8 @@ META_COST = 1 << 40
 
 Form = tuple[str, Any]
 """How a compiled node can be found, whatever the other queries:
-("set", atoms) — one of these atoms whenever it holds (its cost: their uses summed);
+("set", atoms) — one of these atoms whenever it holds (its cost: their uses summed;
+a tuple, not a set: making a million small sets cost more than the few repeats);
 ("meta", atoms) — a metadata atom (`META_COST`); ("near", atoms) — all of them, so the
 rarest is enough; ("or", forms) — one of each child's choice; ("and", forms) — the
 cheapest child's."""
@@ -41,7 +44,7 @@ class Precheck(NamedTuple):
     not sets: `isdisjoint` walks them all the same, and at 100,000 queries the engine tests
     hundreds of these scattered objects per story; a tuple is a third of a small
     frozenset's size (the must tests: 280 -> 165 us per article)."""
-    more: tuple[frozenset[int], ...]
+    more: tuple[tuple[int, ...], ...]
     veto: tuple[int, ...] | None
     flat: Flat | None
     """For a query these tests decide whenever its `Flat` other atoms are not found, its
@@ -104,24 +107,24 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
 def _form(node: Any) -> Form | None:
     """How `node` can be found, or None when it holds without any atom (a `NOT`)."""
     if type(node) is Plain:
-        return ("set", frozenset(node.atoms))
+        return ("set", node.atoms)
     if isinstance(node, Leaf):
         if node.kind == "meta":
-            return ("meta", frozenset(node.atoms[:1]))
+            return ("meta", node.atoms[:1])
         if node.kind == "near":
             return ("near", node.atoms)
-        return ("set", frozenset(node.needs))
+        return ("set", node.needs)
     op, children = node
     if op == "not":
         return None
     if len(children) == 1 and type(children[0]) is Plain:  # most ORs: plain terms only
-        return ("set", frozenset(children[0].atoms))
+        return ("set", children[0].atoms)
     forms = [_form(child) for child in children]
     if op == "or":
         if any(form is None for form in forms):
             return None
         if all(form[0] == "set" for form in forms):  # type: ignore[index]  # no None
-            return ("set", frozenset().union(*(form[1] for form in forms)))  # type: ignore[index]
+            return ("set", _union(form[1] for form in forms))  # type: ignore[index]
         return ("or", tuple(forms))
     known = [form for form in forms if form is not None]
     if not known:
@@ -129,7 +132,7 @@ def _form(node: Any) -> Form | None:
     return known[0] if len(known) == 1 else ("and", tuple(known))
 
 
-def _price(form: Form, usage: dict[int, int]) -> tuple[frozenset[int], int]:
+def _price(form: Form, usage: dict[int, int]) -> tuple[tuple[int, ...], int]:
     """The atoms a branch is anchored by and their cost."""
     kind, value = form
     if kind == "set":
@@ -138,9 +141,13 @@ def _price(form: Form, usage: dict[int, int]) -> tuple[frozenset[int], int]:
         return value, META_COST
     if kind == "near":
         rarest = min(value, key=usage.__getitem__)
-        return frozenset((rarest,)), usage[rarest]
+        return (rarest,), usage[rarest]
     options = [_price(child, usage) for child in value]
     if kind == "or":
-        union = frozenset().union(*(atoms for atoms, _ in options))
+        union = _union(atoms for atoms, _ in options)
         return union, sum(map(usage.__getitem__, union))
     return min(options, key=lambda option: option[1])
+
+
+def _union(sets: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(chain.from_iterable(sets)))

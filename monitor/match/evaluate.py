@@ -101,9 +101,10 @@ class Leaf:
 
 class Plain:
     """A run of plain leaves inside an OR (see `or_node`), in the order written, their
-    (term, atom) `pairs` in that order and their distinct atoms. Tuples, not sets: there
-    are a few per query, and a story's found atoms are intersected with them in C all the
-    same."""
+    (term, atom) `pairs` in that order and their atoms (one per pair: two terms with one
+    atom, `Musk` and `musk`, are rare, and an atom twice only counts twice in its anchor's
+    price). Tuples, not sets: there are a few per query, and a story's found atoms are
+    intersected with them in C all the same."""
 
     __slots__ = ("atoms", "leaves", "pairs")
 
@@ -117,7 +118,7 @@ class Plain:
             for leaf in leaves:
                 pairs += leaf.pairs
             self.pairs = tuple(pairs)
-            self.atoms = tuple(dict.fromkeys(map(_SECOND, pairs)))
+            self.atoms = tuple(map(_SECOND, pairs))  # (an atom twice is rare and harmless)
 
 
 def or_node(children: list[Any]) -> Plain | tuple[str, tuple[Any, ...]]:
