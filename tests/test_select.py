@@ -17,7 +17,8 @@ _WORDS = ["musk", "tesla", "putin", "kreml", "mond", "elon", "chef", "bank", "zu
 
 def _query(rng: random.Random) -> str:
     """Plain words mostly; some `title:` and proximity terms (other leaves: a survivor that
-    has one found is evaluated), up to four AND-ed groups (`more` set tests past two)."""
+    has one found is evaluated), some ANDs inside ORs (queries that are not flat), up to
+    four AND-ed groups (`more` set tests past two)."""
 
     def term(word: str) -> str:
         roll = rng.random()
@@ -28,7 +29,10 @@ def _query(rng: random.Random) -> str:
         return word
 
     def group() -> str:
-        return "(" + " OR ".join(map(term, rng.sample(_WORDS, rng.randint(1, 3)))) + ")"
+        terms = list(map(term, rng.sample(_WORDS, rng.randint(1, 3))))
+        if rng.random() < 0.1:  # not flat: always evaluated
+            terms.append(f"({' AND '.join(rng.sample(_WORDS, 2))})")
+        return "(" + " OR ".join(terms) + ")"
 
     text = " AND ".join(group() for _ in range(rng.randint(1, 4)))
     return text + (f" NOT {group()}" if rng.random() < 0.4 else "")
@@ -71,3 +75,13 @@ def test_every_story_atom_stays_present_between_stories() -> None:
     musk = next(iter(engine._scan(_story(["musk"])).atoms - {EVERY_STORY}))
     assert selector.survivors({EVERY_STORY, musk}) == [(0, [("musk", musk)])]
     assert selector.survivors({EVERY_STORY, musk}) == [(0, [("musk", musk)])]  # `q` again
+
+
+def test_a_query_that_is_not_flat_is_a_candidate_by_arrays_too() -> None:
+    """Its anchor atoms are in no set the arrays test (it has no pairs or other leaves):
+    the candidates must still come from every atom the story has."""
+    engine = compile_engine([Watchlist(name="q", query="rom OR (musk AND zug)")], [])
+    selector = Selector(engine._c.anchors, engine._c.prechecks, array_candidates=0)
+    atoms = engine._scan(_story(["rom"])).atoms
+    assert selector.survivors(atoms) == [(0, None)]  # evaluated
+    assert [m.watchlist for m in engine.match(_story(["rom"]))] == ["q"]

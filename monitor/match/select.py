@@ -76,15 +76,24 @@ class Selector:
         """The candidates that pass every set test, in config order, each with its found
         `Pairs` when the tests decide it, or None when it is to be evaluated. `atoms`
         includes `EVERY_STORY`."""
-        candidates = self.candidates(atoms)
-        if len(candidates) >= self._array_candidates:
-            arrays = self._arrays
-            if arrays is None:
-                with self._lock:
-                    if self._arrays is None:
-                        self._arrays = _Arrays(self._musts, self._vetoes, self._more, self._flat)
-                    arrays = self._arrays
-            return arrays.survivors(candidates, atoms, self._more)
+        arrays = self._arrays
+        if arrays is None:
+            candidates = self.candidates(atoms)
+            if len(candidates) < self._array_candidates:
+                return self._by_sets(candidates, atoms)
+            with self._lock:
+                if self._arrays is None:
+                    self._arrays = _Arrays(
+                        self._anchors, self._musts, self._vetoes, self._more, self._flat
+                    )
+                arrays = self._arrays
+        found = arrays.found(atoms)
+        rows = arrays.candidates(found)
+        if len(rows) < self._array_candidates:
+            return self._by_sets(rows.tolist(), atoms)
+        return arrays.survivors(rows, found, atoms, self._more)
+
+    def _by_sets(self, candidates: list[int], atoms: set[int]) -> list[tuple[int, Pairs | None]]:
         musts, vetoes, more, flat = self._musts, self._vetoes, self._more, self._flat
         met = list(
             compress(
@@ -115,11 +124,17 @@ class _Arrays:
 
     def __init__(
         self,
+        anchors: dict[int, list[int]],
         musts: list[tuple[int, ...]],
         vetoes: list[tuple[int, ...]],
         more: dict[int, Any],
         flat: list[Any],
     ) -> None:
+        by_atom: list[list[int]] = [[] for _ in range(max(anchors, default=0) + 1)]
+        for atom, queries in anchors.items():
+            by_atom[atom] = queries
+        self.anchor_starts, self.anchor_queries = _runs(by_atom, empty=False)
+        """Each atom's queries (`Selector.candidates`), by atom id."""
         pairs = [parts[0] if parts else () for parts in flat]
         # (maps in C, not comprehensions: ~1.2 million pairs at 100,000 queries)
         self.pairs = list(chain.from_iterable(pairs))
@@ -141,24 +156,37 @@ class _Arrays:
         self.has_more[list(more)] = True
         self._scratch = threading.local()
 
+    def found(self, atoms: set[int]) -> Any:
+        """The story's atoms (`EVERY_STORY` included), as an array."""
+        return np.fromiter(atoms, np.intp, len(atoms))
+
+    def candidates(self, found: Any) -> Any:
+        """`Selector.candidates`, from the `found` atoms' runs of queries."""
+        found = found[(found >= 0) & (found < len(self.anchor_starts) - 1)]
+        index, _ = _gather(self.anchor_starts, found)
+        return np.unique(self.anchor_queries[index])
+
     def survivors(
-        self, candidates: list[int], atoms: set[int], more: dict[int, Any]
+        self, rows: Any, found: Any, atoms: set[int], more: dict[int, Any]
     ) -> list[tuple[int, Pairs | None]]:
-        if not candidates:
-            return []
         present = self._present()
-        found = np.fromiter(atoms, np.intp, len(atoms))
         found = found[found < self.never]  # atoms no set names have no slot
         present[found] = True
         try:
-            rows = np.array(candidates, np.intp)
             rows = rows[_any_present(self.must_starts, self.must_atoms, rows, present)]
             if len(rows):
                 rows = rows[~_any_present(self.veto_starts, self.veto_atoms, rows, present)]
-            with_more = rows[self.has_more[rows]]
+            with_more = np.flatnonzero(self.has_more[rows])
             if len(with_more):  # a third AND-ed branch or more: rarer, tested as sets
-                failed = [i for i in with_more.tolist() if any(map(atoms.isdisjoint, more[i]))]
-                rows = rows[~np.isin(rows, failed)] if failed else rows
+                failed = [
+                    at
+                    for at, index in zip(with_more.tolist(), rows[with_more].tolist(), strict=True)
+                    if any(map(atoms.isdisjoint, more[index]))
+                ]
+                if failed:
+                    keep = np.ones(len(rows), np.bool_)
+                    keep[failed] = False
+                    rows = rows[keep]
             if not len(rows):
                 return []
             evaluated = self.evaluated[rows]
@@ -204,9 +232,11 @@ def _starts(sets: Sequence[Sequence[Any]]) -> Any:
     return starts
 
 
-def _runs(sets: Sequence[Sequence[int]]) -> tuple[Any, Any]:
-    """`_starts` of `sets`, and their atoms concatenated, an empty set as one `_EMPTY`."""
-    sets = [atoms or (_EMPTY,) for atoms in sets]
+def _runs(sets: Sequence[Sequence[int]], empty: bool = True) -> tuple[Any, Any]:
+    """`_starts` of `sets`, and their items concatenated; with `empty`, an empty set as one
+    `_EMPTY`."""
+    if empty:
+        sets = [atoms or (_EMPTY,) for atoms in sets]
     starts = _starts(sets)
     return starts, np.fromiter(chain.from_iterable(sets), np.intp, int(starts[-1]))
 
