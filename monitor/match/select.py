@@ -130,11 +130,16 @@ class _Arrays:
         more: dict[int, Any],
         flat: list[Any],
     ) -> None:
-        by_atom: list[list[int]] = [[] for _ in range(max(anchors, default=0) + 1)]
-        for atom, queries in anchors.items():
-            by_atom[atom] = queries
-        self.anchor_starts, self.anchor_queries = _runs(by_atom, empty=False)
-        """Each atom's queries (`Selector.candidates`), by atom id."""
+        ordered = sorted(anchors.items())
+        counts = np.zeros(max(anchors, default=0) + 2, np.intp)  # by atom id, then the end
+        counts[[atom + 1 for atom, _ in ordered]] = [len(queries) for _, queries in ordered]
+        self.anchor_starts = np.cumsum(counts)
+        """Each atom's queries (`Selector.candidates`), by atom id, in `anchor_queries`."""
+        self.anchor_queries = np.fromiter(
+            chain.from_iterable(queries for _, queries in ordered),
+            np.intp,
+            int(self.anchor_starts[-1]),
+        )
         pairs = [parts[0] if parts else () for parts in flat]
         # (maps in C, not comprehensions: ~1.2 million pairs at 100,000 queries)
         self.pairs = list(chain.from_iterable(pairs))
@@ -232,11 +237,9 @@ def _starts(sets: Sequence[Sequence[Any]]) -> Any:
     return starts
 
 
-def _runs(sets: Sequence[Sequence[int]], empty: bool = True) -> tuple[Any, Any]:
-    """`_starts` of `sets`, and their items concatenated; with `empty`, an empty set as one
-    `_EMPTY`."""
-    if empty:
-        sets = [atoms or (_EMPTY,) for atoms in sets]
+def _runs(sets: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+    """`_starts` of `sets`, and their atoms concatenated, an empty set as one `_EMPTY`."""
+    sets = [atoms or (_EMPTY,) for atoms in sets]
     starts = _starts(sets)
     return starts, np.fromiter(chain.from_iterable(sets), np.intp, int(starts[-1]))
 
