@@ -169,7 +169,10 @@ class _Arrays:
         """`Selector.candidates`, from the `found` atoms' runs of queries."""
         found = found[(found >= 0) & (found < len(self.anchor_starts) - 1)]
         index, _ = _gather(self.anchor_starts, found)
-        return np.unique(self.anchor_queries[index])
+        if not len(index):
+            return index
+        queries = np.sort(self.anchor_queries[index])  # each once (np.unique: 10x slower)
+        return queries[np.concatenate(([True], queries[1:] != queries[:-1]))]
 
     def survivors(
         self, rows: Any, found: Any, atoms: set[int], more: dict[int, Any]
