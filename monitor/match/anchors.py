@@ -46,9 +46,9 @@ class Precheck(NamedTuple):
     frozenset's size (the must tests: 280 -> 165 us per article)."""
     more: tuple[tuple[int, ...], ...]
     veto: tuple[int, ...] | None
-    flat: Flat | None
-    """For a query these tests decide whenever its `Flat` other atoms are not found, its
-    pairs and those atoms (`Plan.flat`)."""
+    flat: tuple[tuple[tuple[str, int], ...], tuple[int, ...]] | None
+    """For a query these tests decide whenever its other atoms are not found, its pairs and
+    those atoms (from `Plan.flat`, a proximity leaf's by its rarest atom)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,14 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
                 anchor.append(index)
         must = tuple(priced[1][0]) if len(priced) > 1 else None
         more = tuple(map(itemgetter(0), priced[2:])) if len(priced) > 2 else ()
-        prechecks.append(Precheck(must, more, query.veto, query.flat))
+        flat = query.flat
+        if flat is None:
+            decides = None
+        elif flat[2]:  # proximity: its rarest atom, the one `_price` anchors or tests it by
+            decides = (flat[0], flat[1] + tuple(min(atoms, key=cost) for atoms in flat[2]))
+        else:
+            decides = flat[:2]
+        prechecks.append(Precheck(must, more, query.veto, decides))
     return anchors, prechecks
 
 

@@ -209,26 +209,31 @@ def _any(children: Any, keys: Any, found: Found, collected: list[tuple[str, Raw]
     return holds
 
 
-Flat = tuple[tuple[tuple[str, int], ...], tuple[int, ...]]
-"""What `flat_parts` gives: (term, atom) pairs and the atoms of the other leaves."""
+Flat = tuple[tuple[tuple[str, int], ...], tuple[int, ...], tuple[tuple[int, ...], ...]]
+"""What `flat_parts` gives: (term, atom) pairs, the atoms of the other leaves but proximity,
+and each proximity leaf's atoms."""
 
 
 def flat_parts(node: Any) -> Flat | None:
     """For a *flat* query — an AND (or a single branch) of branches that are leaves or ORs
     of leaves, each maybe under a `NOT` — the (term, atom) pairs of its plain leaves outside
-    `NOT`s, in evaluation order, and the atoms any of its other leaves needs (an entity
-    with context rules, a field, proximity, metadata); None for any other query.
+    `NOT`s, in evaluation order, the atoms any of its other leaves needs (an entity with
+    context rules, a field, metadata), and the atoms of each proximity leaf; None for any
+    other query.
 
-    In a story that has none of those other atoms, those leaves are all false, so each
-    branch holds exactly when one of its plain atoms is found, which is what the anchor and
-    the pre-checks test (`anchors.Precheck`: a branch's `must` set holds all its plain
-    atoms, the `veto` those of its `NOT`s). The engine then does not evaluate the query:
-    its hits are the found atoms of these pairs, in the order `evaluate` collects them. A
-    query of plain terms only has no other atoms and is never evaluated.
+    In a story that has none of those other atoms, and not every atom of any proximity
+    leaf, those leaves are all false, so each branch holds exactly when one of its plain
+    atoms is found, which is what the anchor and the pre-checks test (`anchors.Precheck`:
+    a branch's `must` set holds all its plain atoms, the `veto` those of its `NOT`s). The
+    engine then does not evaluate the query: its hits are the found atoms of these pairs,
+    in the order `evaluate` collects them. A query of plain terms only has no other atoms
+    and is never evaluated. (A proximity leaf is represented in the tests by its rarest
+    atom: `anchors.choose` picks it, once the atoms' uses are known.)
     """
     top_and = type(node) is tuple and node[0] == "and"
     pairs: list[tuple[str, int]] = []
     others: list[int] = []
+    near: list[tuple[int, ...]] = []
     for branch in node[1] if top_and else (node,):
         negated = type(branch) is tuple and branch[0] == "not"
         if negated:
@@ -243,11 +248,13 @@ def flat_parts(node: Any) -> Flat | None:
             if type(child) is Plain or (type(child) is Leaf and child.plain):
                 if not negated:
                     pairs += child.pairs
+            elif type(child) is Leaf and child.kind == "near":
+                near.append(child.atoms)
             elif type(child) is Leaf:
                 others += child.needs
             else:  # a NOT or an AND inside an OR: true or false beyond what sets tell
                 return None
-    return tuple(pairs), tuple(dict.fromkeys(others))
+    return tuple(pairs), tuple(dict.fromkeys(others)), tuple(near)
 
 
 def plain_atoms(node: Any) -> tuple[int, ...]:
