@@ -94,6 +94,8 @@ class Selector:
         return arrays.survivors(rows, found, atoms, self._more)
 
     def _by_sets(self, candidates: list[int], atoms: set[int]) -> list[tuple[int, Pairs | None]]:
+        """`survivors` of these candidates by set tests in C: cheaper than numpy's fixed
+        cost below `ARRAY_CANDIDATES`."""
         musts, vetoes, more, flat = self._musts, self._vetoes, self._more, self._flat
         met = list(
             compress(
@@ -117,7 +119,8 @@ class _Arrays:
     """Every query's atom sets, each kind concatenated in query order with where each
     query's run starts (one more start than there are queries): `must` and `veto` atoms,
     the atoms of a flat query's other leaves (`others`), and a flat query's plain pairs'
-    atoms (`pair_atoms`, the pairs themselves in `pairs`). An atom id indexes a boolean
+    atoms (`pair_atoms`, the pairs themselves in `pairs`); and, by atom id, the queries each
+    atom selects (`anchor_starts`, `anchor_queries`). An atom id indexes a boolean
     array of the story's atoms (`_present`), so a run's test is one `logical_or.reduceat`
     over it. Every tested run has an atom: a query without a veto or other leaves gets
     `never`, an id no story has."""
