@@ -173,6 +173,19 @@ def test_aligned_form_exists_for_plain_german_text_only_where_folding_keeps_plac
     assert streams("Star\u00adlink")[1] is None  # the soft hyphen is dropped
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\ufe70", ["\u064b"]),  # NFKC: a space before the mark (found by the test below)
+        ("a \ufdfa b", ["a", "صلى", "الله", "عليه", "وسلم", "b"]),  # one letter, four words
+    ],
+)
+def test_a_letter_nfkc_makes_into_spaced_words_is_those_words(
+    text: str, expected: list[str]
+) -> None:
+    assert words(text) == expected == streams(text)[0].split()
+
+
 @settings(max_examples=2000, deadline=None)
 @given(st.one_of(_STREAM_TEXT, st.text(alphabet="aZ09 _'\t-ß", max_size=20)))
 def test_plain_ascii_words_are_the_stream_words(text: str) -> None:
