@@ -536,3 +536,14 @@ def test_a_spelling_two_terms_share_finds_both() -> None:
         ("name", [("Musk", 5, 10)]),
         ("phrase", [('"Elon Musks"', 0, 10), ('"Elon Musk"', 0, 10)]),
     ]
+
+
+@pytest.mark.parametrize("before", ["\ufdfa", "Straße \ufdfa", "Straße \ufdfa Musk Straße \ufdfa"])
+def test_a_letter_that_folds_into_several_words_does_not_shift_later_hits(before: str) -> None:
+    """`ﷺ` (U+FDFA, common after the Prophet's name) is one letter to the word regex and
+    four words after NFKC: a hit after it, in a field without an aligned form, was placed
+    by a span list one word short (an IndexError, or the wrong word)."""
+    text = f"{before} Musk"
+    [match] = compile_engine([Watchlist(name="w", query="Musk")], []).match(_story(text=text))
+    assert [text[hit.start : hit.end] for hit in match.hits][-1] == "Musk"
+    assert match.hits[-1].end == len(text)

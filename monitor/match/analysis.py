@@ -41,7 +41,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from itertools import islice
+from collections.abc import Iterator
+from itertools import islice, repeat
 
 import numpy as np
 
@@ -282,7 +283,7 @@ class Spans:
 
     def __init__(self, text: str, aligned: str | None = None) -> None:
         if aligned is None:
-            self._rest = _WORD.finditer(_unscore(text))
+            self._rest = _word_spans(text)
             self._done: list[tuple[int, int]] = []
         else:  # every character of a word is one byte here, every space stays a space
             spaces = np.frombuffer(f" {aligned} ".encode("latin-1", "replace"), np.uint8) == 32
@@ -293,13 +294,26 @@ class Spans:
     def __getitem__(self, index: int) -> tuple[int, int]:
         done = self._done
         if index >= len(done):
-            done.extend(map(re.Match.span, islice(self._rest, index + 1 - len(done))))
+            done.extend(islice(self._rest, index + 1 - len(done)))
         return done[index]
 
 
 def spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets into `text` of each of `words(text)`."""
-    return list(map(re.Match.span, _WORD.finditer(_unscore(text))))
+    return list(_word_spans(text))
+
+
+def _word_spans(text: str) -> Iterator[tuple[int, int]]:
+    """`spans`, one by one. A word NFKC makes into several (`ﷺ`, four Arabic words) has its
+    span once for each of them: `words` and the stream count them apart, so a hit's word
+    position after it must find its span (one regex word, one span, used to point past
+    the end)."""
+    for found in _WORD.finditer(_unscore(text)):
+        word = found.group()
+        if word.isascii():
+            yield found.span()
+        else:
+            yield from repeat(found.span(), len(words(word)))
 
 
 def phrase(text: str) -> tuple[str, ...]:
