@@ -77,10 +77,9 @@ class Engine:
     """Compiled watchlists. Build with `compile_engine`; immutable and safe to share."""
 
     def __init__(self, watchlists: Sequence[Watchlist], compiled: Compiled) -> None:
-        self._watchlists = tuple(watchlists)
         self._c = compiled
         self._select = Selector(compiled.anchors, compiled.prechecks)
-        self._entries = list(zip((w.name for w in self._watchlists), compiled.queries, strict=True))
+        self._entries = list(zip((w.name for w in watchlists), compiled.queries, strict=True))
         """(name, compiled tree) per query: one place to fetch for each survivor."""
 
     def match(self, story: Story) -> list[Match]:
@@ -110,7 +109,7 @@ class Engine:
     def scan(self, story: Story) -> Scan:
         """Run only the pre-filter and report its cost and candidates."""
         scanned = self._scan(story)
-        names = tuple(self._watchlists[i].name for i in self._select.candidates(scanned.atoms))
+        names = tuple(self._entries[i][0] for i in self._select.candidates(scanned.atoms))
         return Scan(probes=scanned.probes, candidates=names)
 
     def _scan(self, story: Story) -> _Scanned:

@@ -245,7 +245,7 @@ def flat_parts(node: Any) -> Flat | None:
         else:
             return None
         for child in children:
-            if type(child) is Plain or (type(child) is Leaf and child.plain):
+            if _is_plain(child):
                 if not negated:
                     pairs += child.pairs
             elif type(child) is Leaf and child.kind == "near":
@@ -260,15 +260,21 @@ def flat_parts(node: Any) -> Flat | None:
 def plain_atoms(node: Any) -> tuple[int, ...]:
     """The atoms of `node` one of which, found, makes it hold: those of its plain leaves,
     when it is a plain leaf, a `Plain` or an OR (a `NOT` of it fails when one is found)."""
-    if type(node) is Plain or (type(node) is Leaf and node.plain):
-        return node.atoms
+    if _is_plain(node):
+        return node.atoms  # type: ignore[no-any-return]  # a Plain or a Leaf
     if type(node) is not tuple or node[0] != "or":
         return ()
     atoms: list[int] = []
     for child in node[1]:
-        if type(child) is Plain or (type(child) is Leaf and child.plain):
+        if _is_plain(child):
             atoms += child.atoms
     return tuple(atoms)
+
+
+def _is_plain(node: Any) -> bool:
+    """Whether `node` holds exactly when one of its atoms is found: a `Plain` or a plain
+    `Leaf`."""
+    return type(node) is Plain or (type(node) is Leaf and node.plain)
 
 
 def _leaf(leaf: Leaf, found: Found) -> list[tuple[str, Raw]] | None:

@@ -91,7 +91,7 @@ class Selector:
         rows = arrays.candidates(found)
         if len(rows) < self._array_candidates:
             return self._by_sets(rows.tolist(), atoms)
-        return arrays.survivors(rows, found, atoms, self._more)
+        return arrays.survivors(rows, found, atoms)
 
     def _by_sets(self, candidates: list[int], atoms: set[int]) -> list[tuple[int, Pairs | None]]:
         """`survivors` of these candidates by set tests in C: cheaper than numpy's fixed
@@ -160,6 +160,7 @@ class _Arrays:
             atoms[atoms == _EMPTY] = self.never
         self.evaluated = np.fromiter((parts is None for parts in flat), np.bool_, len(flat))
         """Queries that are not flat: always evaluated."""
+        self.more = more
         self.has_more = np.zeros(len(flat), np.bool_)
         self.has_more[list(more)] = True
         self._scratch = threading.local()
@@ -177,9 +178,7 @@ class _Arrays:
         queries = np.sort(self.anchor_queries[index])  # each once (np.unique: 10x slower)
         return queries[np.concatenate(([True], queries[1:] != queries[:-1]))]
 
-    def survivors(
-        self, rows: Any, found: Any, atoms: set[int], more: dict[int, Any]
-    ) -> list[tuple[int, Pairs | None]]:
+    def survivors(self, rows: Any, found: Any, atoms: set[int]) -> list[tuple[int, Pairs | None]]:
         present = self._present()
         found = found[found < self.never]  # atoms no set names have no slot
         present[found] = True
@@ -192,7 +191,7 @@ class _Arrays:
                 failed = [
                     at
                     for at, index in zip(with_more.tolist(), rows[with_more].tolist(), strict=True)
-                    if any(map(atoms.isdisjoint, more[index]))
+                    if any(map(atoms.isdisjoint, self.more[index]))
                 ]
                 if failed:
                     keep = np.ones(len(rows), np.bool_)
