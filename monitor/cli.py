@@ -113,6 +113,9 @@ def _cmd_once(args: argparse.Namespace) -> int:
     polls = report.polls
     for poll in report.failed_feeds:
         print(f"feed {poll.feed!r} failed: {poll.error}")
+    for poll in polls:
+        if poll.failed:
+            print(f"feed {poll.feed!r}: {poll.failed} stories failed to match (see the log)")
     print(
         f"polled {len(polls)} feeds ({len(report.failed_feeds)} failed): "
         f"{sum(p.new_stories for p in polls)} new stories, {sum(p.alerts for p in polls)} alerts"

@@ -3,6 +3,10 @@
 A poll is idempotent: running it twice (at-least-once scheduling, a restart, a second process)
 never alerts twice, because each story is stored with its alerts in one transaction keyed by the
 story's identity, and the feed's cache validators are saved only after its stories are stored.
+
+A story whose matching raises (an engine bug on some input) is logged and left unstored, and the
+feed's validators are cleared, so every later poll fetches the whole feed and tries it again; the
+rest of the batch is stored and alerts as usual. Storing it would mark it seen without its alerts.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import httpx
 
@@ -18,7 +23,7 @@ from monitor.dedupe import identify
 from monitor.errors import FeedError
 from monitor.fetch import NotModified, fetch_feed
 from monitor.match import Engine, snippet
-from monitor.models import Feed, Match, Story
+from monitor.models import Feed, Match, Story, Validators
 from monitor.parse import parse_feed
 from monitor.store import NewAlert, Store
 from monitor.store.ingest import Status, ToIngest
@@ -42,6 +47,17 @@ class PollResult:
     stories: int = 0
     new_stories: int = 0
     alerts: int = 0
+    failed: int = 0
+    """Stories that could not be matched: not stored, tried again by the next poll."""
+
+
+class Ingested(NamedTuple):
+    """What `ingest_stories` did with one poll's stories."""
+
+    new_stories: int
+    alerts: int
+    failed: int
+    """Stories whose matching raised: logged, not stored."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -79,29 +95,57 @@ async def poll_feed(feed: Feed, ctx: PollContext) -> PollResult:
         ctx.store.feeds.record_error(feed.name, feed.url, message, ctx.clock())
         return PollResult(feed=feed.name, error=message)
 
-    new_stories, alerts = ingest_stories(stories, ctx)
-    ctx.store.feeds.record_ok(feed.name, feed.url, result.validators, ctx.clock())
-    log.info("feed %r: %d stories, %d new, %d alerts", feed.name, len(stories), new_stories, alerts)
-    return PollResult(feed=feed.name, stories=len(stories), new_stories=new_stories, alerts=alerts)
+    new_stories, alerts, failed = ingest_stories(stories, ctx)
+    # After a failure, forget the validators: with them the next poll could get 304 Not
+    # Modified (None would keep the old ones) and never see the unstored story again.
+    validators = Validators() if failed else result.validators
+    ctx.store.feeds.record_ok(feed.name, feed.url, validators, ctx.clock())
+    counts = (feed.name, len(stories), new_stories, alerts)
+    if failed:
+        log.warning("feed %r: %d stories, %d new, %d alerts, %d failed to match", *counts, failed)
+    else:
+        log.info("feed %r: %d stories, %d new, %d alerts", *counts)
+    return PollResult(
+        feed=feed.name,
+        stories=len(stories),
+        new_stories=new_stories,
+        alerts=alerts,
+        failed=failed,
+    )
 
 
-def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int]:
+def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> Ingested:
     """Match the stories that are new or changed and store them with their alerts.
 
-    Returns (stored, alerts). Seen stories cost one batched key lookup and no matching; the
-    others are stored together (`Stories.ingest_many`: one transaction), and the store decides
-    atomically which matches alert (once per watchlist and story cluster, and for a changed
-    story only watchlists that did not match it before).
+    Seen stories cost one batched key lookup and no matching; the others are stored together
+    (`Stories.ingest_many`: one transaction), and the store decides atomically which matches
+    alert (once per watchlist and story cluster, and for a changed story only watchlists that
+    did not match it before).
+
+    A story whose matching raises is logged with its traceback and left out: one bad story
+    costs neither the rest of the batch nor its own alerts (it stays new, and the next poll
+    tries it again). Storing it would mark it seen with no alerts, for good.
     """
     identities = [identify(story) for story in stories]
     statuses = ctx.store.stories.status(identities)
     todo: list[tuple[Story, Status, list[Match]]] = []
     items: list[ToIngest] = []
+    failed = 0
     for story, ident, status in zip(stories, identities, statuses, strict=True):
         if status is Status.SEEN:
             continue
-        matches = ctx.engine.match(story)
-        new_alerts = [_new_alert(story, match, ctx.routes) for match in matches]
+        try:  # the snippet is cut by matching code too (`monitor.match.highlight`)
+            matches = ctx.engine.match(story)
+            new_alerts = [_new_alert(story, match, ctx.routes) for match in matches]
+        except Exception:  # a matching bug on one story must not lose the others
+            log.exception(
+                "feed %r: matching story %r (%s) failed: not stored, tried again next poll",
+                story.feed,
+                story.title,
+                story.link,
+            )
+            failed += 1
+            continue
         todo.append((story, status, matches))
         items.append(ToIngest(story=story, ident=ident, alerts=new_alerts))
     results = ctx.store.stories.ingest_many(items, ctx.clock())
@@ -121,7 +165,7 @@ def ingest_stories(stories: Sequence[Story], ctx: PollContext) -> tuple[int, int
                 ", ".join(match.terms),
                 "" if result.alerts else " - already alerted for this story",
             )
-    return new_stories, alerts
+    return Ingested(new_stories, alerts, failed)
 
 
 def _new_alert(

@@ -77,7 +77,9 @@ def poll(
         max_bytes=0,
         clock=lambda: at,
     )
-    return ingest_stories(items, ctx)
+    stored, alerted, failed = ingest_stories(items, ctx)
+    assert failed == 0
+    return stored, alerted
 
 
 def count(store: Store, table: object) -> int:
