@@ -197,6 +197,17 @@ def test_bad_queries_are_config_errors(query: str, message: str) -> None:
         compile_engine([Watchlist(name="w", query=query)], [])
 
 
+def test_the_first_bad_watchlist_in_config_order_is_the_one_reported() -> None:
+    """All queries are parsed before any is compiled (for speed): a parse error further down
+    must not hide an earlier watchlist's compile error, nor the other way round."""
+    no_words = Watchlist(name="first", query='Musk AND "--"')
+    bad_syntax = Watchlist(name="second", query="Musk AND ) Tesla")
+    with pytest.raises(ConfigError, match=r"'first'.*no words"):
+        compile_engine([no_words, bad_syntax], [])
+    with pytest.raises(ConfigError, match=r"'second'.*position 9"):
+        compile_engine([bad_syntax, no_words], [])
+
+
 def test_the_prefilter_selects_only_by_positive_terms() -> None:
     engine = compile_engine([Watchlist(name="w", query="Musk AND NOT Tesla")], [])
     assert engine.scan(_story(text="Tesla fährt")).candidates == ()
