@@ -90,7 +90,7 @@ class Engine:
         matches = []
         names, queries = self._names, self._c.queries
         hits = _Hits(story, scanned.aligned)
-        made = hits.made
+        made, by_pair = hits.made, hits.by_pair
         for index, pairs in self._select.survivors(scanned.atoms):
             if pairs is None:
                 raws = evaluate(queries[index], scanned.raws())
@@ -101,8 +101,8 @@ class Engine:
                 found = cast(list[_Placed], placed) if ready else list(map(hits.get, raws))
             else:  # decided by the set tests: it holds, with these pairs' hits
                 found = []
-                for pair in pairs:
-                    found += hits.of_pair(pair, scanned.raws())
+                for pair in pairs:  # (most pairs' hits were made for an earlier match)
+                    found += by_pair.get(pair) or hits.of_pair(pair, scanned.raws())
             matches.append(Match(watchlist=names[index], hits=_verify(found)))
         return matches
 
