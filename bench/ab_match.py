@@ -17,10 +17,8 @@ the same matches on the first articles, or it stops.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
@@ -38,7 +36,7 @@ WARM = 200
 
 
 def _old_module(rev: str, name: str) -> ModuleType:
-    """`monitor/match/NAME.py` as it was at `rev`, loaded as a module of its own."""
+    """`monitor/match/NAME.py` as it was at `rev`, run as a module of its own."""
     root = Path(__file__).resolve().parent.parent
     source = subprocess.run(
         ["git", "show", f"{rev}:monitor/match/{name}.py"],
@@ -47,13 +45,9 @@ def _old_module(rev: str, name: str) -> ModuleType:
         capture_output=True,
         text=True,
     ).stdout
-    path = Path(tempfile.mkdtemp()) / f"{name}_at_rev.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(f"{name}_at_rev", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being made
-    spec.loader.exec_module(module)
+    module = ModuleType(f"{name}_at_{rev}")
+    sys.modules[module.__name__] = module  # dataclasses look their module up while being made
+    exec(compile(source, f"{rev}:monitor/match/{name}.py", "exec"), module.__dict__)
     return module
 
 

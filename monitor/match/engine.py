@@ -315,13 +315,12 @@ class _Hits:
         return placed
 
     def of_pair(self, pair: tuple[str, int], found: Found) -> list[_Placed]:
-        """The hits of a term's atom (`select.Pairs`), made once per story: a famous name's
-        pair is in hundreds of the story's matches."""
-        placed = self.by_pair.get(pair)
-        if placed is None:
-            term, atom = pair
-            get = self.get
-            placed = self.by_pair[pair] = [get((term, raw)) for raw in found[atom]]
+        """The hits of a term's atom (`select.Pairs`), made and kept in `by_pair`, which
+        `Engine.match` reads first: a famous name's pair is in hundreds of the story's
+        matches."""
+        term, atom = pair
+        get = self.get
+        placed = self.by_pair[pair] = [get((term, raw)) for raw in found[atom]]
         return placed
 
     def _text(self, field: str, index: int) -> str:
@@ -342,7 +341,8 @@ def _aligned_span(aligned: str, before: int, upto: int) -> tuple[int, int]:
 
 def _verify(placed: list[_Placed]) -> tuple[Hit, ...]:
     """A watchlist's hits in reading order, without duplicates or hits nested in a longer
-    one of the same term in the same place."""
+    one of the same term in the same place. Sorts `placed`, a list the caller made for it
+    (never one of `_Hits`' own)."""
     if len(placed) == 1:
         return (placed[0][3],)
     placed.sort(key=_ORDER)
