@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from monitor.cli import main
 from monitor.errors import ConfigError
 from monitor.match import compile_engine
-from monitor.match.query import parse_query
+from monitor.match.query import parse
 from monitor.match.select import Selector
 from monitor.models import Entity, Story, Watchlist
 from monitor.settings import load_settings
@@ -224,7 +224,8 @@ def test_an_and_is_selected_by_its_rarest_branch_only() -> None:
 
 
 def test_parsed_queries_are_cached() -> None:
-    assert parse_query("Musk AND Tesla", "a") is parse_query("Musk AND Tesla", "b")
+    assert parse("Musk AND Tesla", "a") is parse("Musk AND Tesla", "b")
+    assert parse("Musk AND title:(Tesla)", "a") is parse("Musk AND title:(Tesla)", "b")
 
 
 def test_settings_accept_query_and_entity_rules(tmp_path: Path) -> None:

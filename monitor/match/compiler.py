@@ -30,7 +30,7 @@ from monitor.match.analysis import endings, fold, loose, phrase, words
 from monitor.match.anchors import META_COST, Plan, Precheck, choose, plan
 from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.nodes import And, Meta, Node, Not, Or, Term
-from monitor.match.query import parse_query, terms_query
+from monitor.match.query import Shape, Shaped, parse, parse_query, terms_query
 from monitor.models import Entity, Watchlist
 
 __all__ = ["Compiled", "Keys", "Precheck", "compile_watchlists", "forget", "merge_repeated"]
@@ -74,8 +74,8 @@ class _Memo:
         self.atoms: dict[tuple[Any, ...], int] = {}
         self.keys_of: dict[int, tuple[Any, ...]] = {}
         """Atom id → its key in `atoms` (what it finds)."""
-        self.leaves: dict[Term | Meta, Leaf] = {}
-        self.folded_leaves: dict[Term | Meta, Leaf] = {}
+        self.leaves = _Leaves()
+        self.folded_leaves = _Leaves()
         self.queries: dict[tuple[Any, ...], tuple[Any, tuple[Leaf, ...], Plan]] = {}
         """(terms, query, fold_diacritics) → the compiled tree, its leaves (one per use) and
         its `anchors.Plan`."""
@@ -84,7 +84,29 @@ class _Memo:
         the automaton, the loose automaton)."""
 
 
+class _Leaves(dict[Term | Meta, Leaf]):
+    """Compiled leaves by their term. A term not yet compiled is compiled when looked up
+    (by `make`, which the compile using them sets), so that a query's leaves are found by
+    one `map` in C."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.make: Callable[[Term | Meta], Leaf] = _no_compile
+
+    def __missing__(self, term: Term | Meta) -> Leaf:
+        leaf = self[term] = self.make(term)
+        return leaf
+
+
+def _no_compile(term: Term | Meta) -> Leaf:
+    raise KeyError(term)  # only a compile (`_Builder`) makes leaves
+
+
 _memo = _Memo(())
+_by_shape: dict[str, Callable[[list[Leaf]], Any]] = {}
+"""The code that compiles queries of a shape from their leaves (`_shape_code`), by shape."""
 _lock = threading.Lock()
 """One compile at a time uses `_memo` (a reload compiles in a thread)."""
 _ids = count()
@@ -122,6 +144,7 @@ def forget() -> None:
     global _memo
     with _lock:
         _memo = _Memo(())
+        _by_shape.clear()
 
 
 Keys = tuple[list[str], list[tuple[int, int, tuple[int, ...]]]]
@@ -184,6 +207,8 @@ class _Builder:
         """Per query, its leaves (`used`)."""
         self.queries: dict[tuple[Any, ...], tuple[Any, tuple[Leaf, ...], Plan]] = {}
         self.plans: list[Plan] = []
+        memo.leaves.make = lambda term: self.leaf(term, False)
+        memo.folded_leaves.make = lambda term: self.leaf(term, True)
 
     def parse(self, watchlists: Sequence[Watchlist]) -> None:
         """Parse every query before any is compiled (`query` keeps the parses, and errors,
@@ -200,19 +225,32 @@ class _Builder:
         done = self.queries.get(key) or self.memo.queries.get(key)
         if done is None:
             self.watchlist = watchlist.name
-            parts = [terms_query(watchlist.terms)] if watchlist.terms else []
-            if watchlist.query:
-                parts.append(parse_query(watchlist.query, watchlist.name))
-            if not parts:
-                raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
-            tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
-            self.used = []
-            compiled = self.node(tree, watchlist.fold_diacritics)
+            parsed = parse(watchlist.query, watchlist.name) if watchlist.query else None
+            if type(parsed) is Shaped and not watchlist.terms:
+                compiled = self.shaped(parsed, watchlist.fold_diacritics)
+            else:
+                parts = [terms_query(watchlist.terms)] if watchlist.terms else []
+                if watchlist.query:
+                    parts.append(parse_query(watchlist.query, watchlist.name))
+                if not parts:
+                    raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
+                tree = parts[0] if len(parts) == 1 else Or(tuple(parts))
+                self.used = []
+                compiled = self.node(tree, watchlist.fold_diacritics)
             done = (compiled, tuple(self.used), plan(compiled))
         self.queries[key] = done
         self.out.queries.append(done[0])
         self.uses.append(done[1])
         self.plans.append(done[2])
+
+    def shaped(self, query: Shaped, folded: bool) -> Any:
+        """`node` of the query's tree, by its shape's code: no tree is walked (or made)."""
+        code = _by_shape.get(query.shape.text)
+        if code is None:
+            code = _by_shape[query.shape.text] = _shape_code(query.shape)
+        leaves = self.memo.folded_leaves if folded else self.memo.leaves
+        self.used = list(map(leaves.__getitem__, query.terms))  # type: ignore[arg-type]
+        return code(self.used)
 
     def node(self, node: Node, folded: bool) -> Any:
         """`node` compiled. Leaves are looked up (or made) in the loop, not by a call: a
@@ -220,9 +258,7 @@ class _Builder:
         kind = type(node)
         leaves = self.memo.folded_leaves if folded else self.memo.leaves
         if kind is Term or kind is Meta:
-            leaf = leaves.get(node)  # type: ignore[arg-type]  # a Term or Meta, see above
-            if leaf is None:
-                leaf = leaves[node] = self.leaf(node, folded)  # type: ignore[arg-type,index]
+            leaf = leaves[node]  # type: ignore[index]  # a Term or Meta, see above
             self.used.append(leaf)
             return leaf
         if kind is Not:
@@ -232,9 +268,7 @@ class _Builder:
         children: list[Any] = []
         for child in node.children:  # type: ignore[union-attr]  # an And or Or
             if type(child) is Term or type(child) is Meta:
-                leaf = leaves.get(child)
-                if leaf is None:
-                    leaf = leaves[child] = self.leaf(child, folded)
+                leaf = leaves[child]
                 used.append(leaf)
                 children.append(leaf)
                 continue
@@ -349,8 +383,37 @@ class _Builder:
         out.anchors, out.prechecks = choose(self.plans, usage)  # may raise: memo unchanged
         memo.queries = self.queries
         if len(memo.leaves) + len(memo.folded_leaves) != len(refs):  # some are not used
-            memo.leaves = {t: leaf for t, leaf in memo.leaves.items() if leaf in refs}
-            memo.folded_leaves = {t: f for t, f in memo.folded_leaves.items() if f in refs}
+            memo.leaves = _Leaves((t, f) for t, f in memo.leaves.items() if f in refs)
+            memo.folded_leaves = _Leaves((t, f) for t, f in memo.folded_leaves.items() if f in refs)
         if keys_of is not memo.keys_of:
             memo.keys_of = keys_of
             memo.atoms = {key: atom for atom, key in keys_of.items()}
+
+
+def _shape_code(shape: Shape) -> Callable[[list[Leaf]], Any]:
+    """Generated code that compiles a query of `shape` from its leaves (in the order of its
+    terms) into what `_Builder.node` makes of its tree, flattened the same way: an AND in
+    an AND, or an OR in an OR, is one node (`a AND (b AND c)` is one test; `a OR (b OR c)`
+    one run of leaves for `or_node`). The shape's tree holds only operators, so what `node`
+    decides while walking can be decided here once; tests/test_compile_shapes.py checks
+    that both give the same."""
+
+    def flat(node: And | Or) -> list[Node]:
+        children: list[Node] = []
+        for child in node.children:
+            children += flat(child) if type(child) is type(node) else [child]
+        return children
+
+    def source(node: Any) -> str:
+        if isinstance(node, Term):
+            return f"L[{node.value[1:]}]"  # a placeholder: `Q3` is the query's fourth term
+        if isinstance(node, Not):
+            return f'("not", {source(node.child)})'
+        children = [source(child) for child in flat(node)]
+        if len(children) == 1:
+            return children[0]
+        if type(node) is And:
+            return f'("and", ({", ".join(children)},))'
+        return f"or_node([{', '.join(children)}])"
+
+    return eval(f"lambda L: {source(shape.template)}", {"or_node": or_node})  # type: ignore[no-any-return]

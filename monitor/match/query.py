@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from luqum import __version__ as luqum_version
 from luqum import tree
@@ -55,7 +55,17 @@ from monitor.match.nodes import (
     encode,
 )
 
-__all__ = ["FORMAT", "forget", "parse_query", "parsed", "prime", "terms_query"]
+__all__ = [
+    "FORMAT",
+    "Shape",
+    "Shaped",
+    "forget",
+    "parse",
+    "parse_query",
+    "parsed",
+    "prime",
+    "terms_query",
+]
 
 _FIELDS = (*TEXT_FIELDS, *META_FIELDS, "entity")
 _HASH = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')
@@ -102,11 +112,36 @@ _ENTITY = "entity:"
 _NOTHING_POSITIVE = "nothing in it must occur: NOT, source: and lang: only narrow a query down"
 
 
-_cache: dict[str, Node | str] = {}
+class Shape(NamedTuple):
+    """A query shape `_by_shape` reads (`(Q OR Q) AND -Q`): see `_shape`."""
+
+    text: str
+    template: Node
+    """luqum's parse of the shape with its placeholders numbered: `Term("Q0", "Q0", …)`."""
+    build: Callable[[Sequence[Node]], Node]
+    """Generated code that builds the tree of a query of this shape from its terms."""
+    positive: bool
+    """Whether its trees are `_positive` (when no term is `source:`/`lang:`)."""
+
+
+class Shaped(NamedTuple):
+    """A query parsed by its shape: the shape and its terms, in order. The compiler compiles
+    this form by the shape's own generated code (`compiler`); its tree is built only when
+    asked for (`tree`), since at a cold compile of 100,000 queries building trees that
+    nothing walks cost ~0.3 s, and walking them ~1 s more."""
+
+    shape: Shape
+    terms: tuple[Node, ...]
+
+    def tree(self) -> Node:
+        return self.shape.build(self.terms)
+
+
+_cache: dict[str, Node | Shaped | str] = {}
 """Parsed queries (or the error message) by query text; see the module docstring."""
-_shapes: dict[str, tuple[Callable[[list[Node]], Node] | None, bool]] = {}
-"""`_by_shape`'s builders by shape (`(Q OR Q) AND Q`): see `_shape`; `(None, False)` for a
-shape it cannot build or `_SHAPE` does not take (so that a shape is checked only once)."""
+_shapes: dict[str, Shape | None] = {}
+"""`_by_shape`'s shapes by their text (`(Q OR Q) AND Q`): see `_shape`; None for a shape it
+cannot build or `_SHAPE` does not take (so that a shape is checked only once)."""
 
 
 class _Terms(dict[str, Node | None]):
@@ -150,7 +185,9 @@ def parsed(texts: Iterable[str]) -> dict[str, Any]:
     trees = {}
     for text in texts:
         node = _cache.get(text)
-        if node is not None and not isinstance(node, str):
+        if isinstance(node, Shaped):
+            trees[text] = encode(node.tree())
+        elif node is not None and not isinstance(node, str):
             trees[text] = encode(node)
     return trees
 
@@ -180,6 +217,12 @@ def terms_query(terms: tuple[str, ...]) -> Node:
 
 def parse_query(text: str, watchlist: str) -> Node:
     """Parse `text`; raise `ConfigError` naming `watchlist` and the position when it is wrong."""
+    parsed = parse(text, watchlist)
+    return parsed.tree() if type(parsed) is Shaped else parsed  # type: ignore[return-value]
+
+
+def parse(text: str, watchlist: str) -> Node | Shaped:
+    """`parse_query`, as kept: a query parsed by its shape is given as such (`Shaped`)."""
     cached = _cache.get(text)
     if cached is None:
         try:
@@ -192,7 +235,7 @@ def parse_query(text: str, watchlist: str) -> Node:
     return cached
 
 
-def _parse(text: str) -> Node:
+def _parse(text: str) -> Node | Shaped:
     node = _by_shape(_rewrite(text)[0] if "#" in text else text)
     return _by_luqum(text) if node is None else node
 
@@ -232,7 +275,7 @@ def _by_luqum(text: str) -> Node:
     return node
 
 
-def _by_shape(rewritten: str) -> Node | None:
+def _by_shape(rewritten: str) -> Shaped | None:
     """The parse of a query in the common subset of the syntax (words, phrases, proximity,
     `field:` on one term, AND/OR/NOT, signs, parentheses) without luqum's ~0.25 ms a query,
     most of a cold compile. luqum parses the query's *shape* (its terms replaced by a
@@ -243,19 +286,19 @@ def _by_shape(rewritten: str) -> Node | None:
     shape, written = _split(rewritten)
     if not written:
         return None
-    built = _shapes.get(shape)
-    if built is None:
-        built = _shapes[shape] = _shape(shape) if _SHAPE.fullmatch(shape) else (None, False)
-    build, positive = built
-    if build is None:
+    if shape in _shapes:
+        known = _shapes[shape]
+    else:
+        known = _shapes[shape] = _shape(shape) if _SHAPE.fullmatch(shape) else None
+    if known is None:
         return None
-    terms = list(map(_terms.__getitem__, written))
+    terms = tuple(map(_terms.__getitem__, written))
     if None in terms:
         return None
-    node: Node = build(cast(list[Node], terms))
+    shaped = Shaped(known, terms)  # type: ignore[arg-type]  # no None, see above
     if Meta in map(type, terms):  # `source:`/`lang:` do not count as terms that must occur
-        positive = _positive(node)
-    return node if positive else None
+        return shaped if _positive(shaped.tree()) else None
+    return shaped if known.positive else None
 
 
 def _split(rewritten: str) -> tuple[str, list[str]]:
@@ -307,18 +350,17 @@ def _term_parts(written: str) -> Node | None:
         return None
 
 
-def _shape(shape: str) -> tuple[Callable[[list[Node]], Node] | None, bool]:
-    """A function that builds the tree of queries of this shape from their terms, and
-    whether their tree is `_positive` (when no term is `source:`/`lang:`). The function is
-    generated code (`And((t[0], Not(t[1])))`), made from luqum's parse of the shape: it runs
-    once per query, 100,000 times at a cold compile, where walking a template costs ~25 µs
-    a query. Its source holds only node names and indices, never the query's text."""
+def _shape(shape: str) -> Shape | None:
+    """The `Shape` of `shape`, or None when luqum does not read it as a tree of its
+    placeholders. Its `build` is generated code (`And((t[0], Not(t[1])))`), made from
+    luqum's parse of the shape, as `compiler` makes code from it that compiles such queries.
+    Its source holds only node names and indices, never the query's text."""
     count = itertools.count()
     numbered = re.sub("Q", lambda _: f"Q{next(count)}", shape)
     try:
         template = _convert(parser.parse(numbered), None)
     except (ConfigError, ParseError):
-        return None, False
+        return None
     seen: list[int] = []
 
     def source(node: Node) -> str:
@@ -334,9 +376,9 @@ def _shape(shape: str) -> tuple[Callable[[list[Node]], Node] | None, bool]:
 
     code = source(template)
     if sorted(seen) != list(range(next(count))):
-        return None, False  # every placeholder once, or luqum read the shape unlike the query
+        return None  # every placeholder once, or luqum read the shape unlike the query
     build = eval(f"lambda t: {code}", {"And": And, "Or": Or, "Not": Not})
-    return build, _positive(template)
+    return Shape(shape, template, build, _positive(template))
 
 
 def _convert(item: Any, field: str | None) -> Node:
