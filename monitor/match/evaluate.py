@@ -14,6 +14,7 @@ same field (`Musk` in `musk ox`, or near `Moschus`).
 
 from __future__ import annotations
 
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -84,7 +85,7 @@ class Leaf:
         leaf that has none without calling anything."""
         self.plain = kind in ("any", "entity") and fields is None and not aliases
         """True when the leaf holds exactly when one of its atoms is found."""
-        self.pairs = ((text, atoms[0]),) if len(atoms) == 1 else tuple((text, a) for a in atoms)
+        self.pairs = ((text, atoms[0]),) if len(atoms) == 1 else tuple(zip(repeat(text), atoms))
         """(term, atom) for each of its atoms: made once per distinct term and shared by
         every `Plain` holding it, not made again for each of its uses (a million)."""
 
