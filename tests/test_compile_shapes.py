@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from test_query_shapes import _texts
 
 from monitor.errors import ConfigError
-from monitor.match import compiler, query
+from monitor.match import compiler, query, shapes
 from monitor.match.evaluate import Leaf, Plain
-from monitor.match.query import Shaped
+from monitor.match.shapes import Shaped
 
 
 def _form(compiled: Any) -> Any:
@@ -30,7 +30,7 @@ def _form(compiled: Any) -> Any:
 
 
 def _both_ways(text: str, folded: bool = False) -> tuple[Any, Any] | None:
-    parsed = query._by_shape(query._rewrite(text)[0])
+    parsed = shapes.by_shape(query._rewrite(text)[0])
     if parsed is None:
         return None
     assert isinstance(parsed, Shaped)
@@ -61,7 +61,7 @@ def test_any_shaped_query_compiles_as_its_tree(text: str) -> None:
     try:
         both = _both_ways(text, folded=len(text) % 2 == 1)
     except ConfigError as exc:  # a term with no words: both ways raise it (checked below)
-        parsed = query._by_shape(query._rewrite(text)[0])
+        parsed = shapes.by_shape(query._rewrite(text)[0])
         assert isinstance(parsed, Shaped)
         builder = compiler._Builder(compiler._Memo(()))
         builder.watchlist = "w"

@@ -521,7 +521,7 @@ def test_many_hits_in_one_field_all_point_at_their_words(lead: str) -> None:
 
 def test_a_spelling_two_terms_share_finds_both() -> None:
     """`musks` is the term `Musks` and a spelling of `Musk`: the automaton key is made
-    twice (`compiler._automaton_keys`) and its one value must hold both atoms."""
+    twice (`spellings.automaton_keys`) and its one value must hold both atoms."""
     engine = compile_engine(
         [
             Watchlist(name="plural", terms=("Musks",)),

@@ -1,6 +1,6 @@
-"""Queries parsed by their shape (`query._by_shape`) get the tree luqum gives the whole query.
+"""Queries parsed by their shape (`shapes.by_shape`) get the tree luqum gives the whole query.
 
-`_by_shape` is how a cold compile avoids most of luqum's time: luqum parses each distinct
+`shapes.by_shape` is how a cold compile avoids most of luqum's time: luqum parses each distinct
 shape (`(Q OR Q) AND -Q`) once and the terms are split off by luqum's own token patterns.
 It must never give another tree than luqum would, and must leave to luqum every query it
 cannot read the same way (which then reports its errors as before)."""
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ConfigError
-from monitor.match import query
+from monitor.match import query, shapes
 from monitor.match.nodes import And, Not, Or, Term
 
 
@@ -28,19 +28,19 @@ def _luqum(text: str) -> object:
 
 
 def _shaped(text: str) -> object:
-    """The tree `_by_shape` gives the query (from its `Shaped` form), or None."""
-    shaped = query._by_shape(query._rewrite(text)[0])
+    """The tree `shapes.by_shape` gives the query (from its `Shaped` form), or None."""
+    shaped = shapes.by_shape(query._rewrite(text)[0])
     return None if shaped is None else shaped.tree()
 
 
 def test_a_common_query_is_parsed_by_its_shape_and_the_shape_is_reused() -> None:
     first = '(Musk OR #"Elon Musk" OR Tesla*) AND -title:Börse NOT ("Musk Putin"~10 OR kurs)'
     second = '(Scholz OR #"Olaf Scholz" OR Ampel*) AND -text:Wahl NOT ("Merz Scholz"~5 OR zoff)'
-    query._shapes.clear()
+    shapes._shapes.clear()
     tree = _shaped(first)
     assert tree is not None and tree == _luqum(first)
     assert _shaped(second) == _luqum(second)
-    assert list(query._shapes) == ["(Q OR Q OR Q) AND -Q NOT (Q OR Q)"]
+    assert list(shapes._shapes) == ["(Q OR Q OR Q) AND -Q NOT (Q OR Q)"]
     assert tree == And(
         (
             And(
@@ -170,8 +170,8 @@ def test_generated_agency_queries_all_take_the_shape_path() -> None:
         assert shaped == _luqum(text), text
 
 
-# `_by_shape`'s split as first written: each term after a lookbehind for the start, a space, a
-# parenthesis or a sign, its phrase not unrolled. `query._SPLIT` matches that character instead
+# `shapes.by_shape`'s split as first written: each term after a lookbehind for the start, a space, a
+# parenthesis or a sign, its phrase not unrolled. `shapes._SPLIT` matches that character instead
 # (and unrolls the phrase) to be faster; it must split every text the same way.
 _LOOKBEHIND_TERM = re.compile(
     r"""((?<![^\s()+\-])(?!(?:AND|OR|NOT|TO)(?=[\s)]|$))
@@ -221,19 +221,19 @@ _soup = st.lists(st.sampled_from(_CHARACTERS + _FRAGMENTS), max_size=24).map("".
     ],
 )
 def test_the_split_is_the_lookbehind_split_on_edge_cases(text: str) -> None:
-    assert query._split(text) == _split_by_lookbehind(text)
+    assert shapes._split(text) == _split_by_lookbehind(text)
 
 
 @settings(max_examples=3000, deadline=None)
 @given(text=st.one_of(_texts(), _soup))
 def test_the_split_is_the_lookbehind_split(text: str) -> None:
-    assert query._split(text) == _split_by_lookbehind(text)
+    assert shapes._split(text) == _split_by_lookbehind(text)
 
 
 @settings(max_examples=300, deadline=None)
 @given(text=st.text())
 def test_the_split_is_the_lookbehind_split_on_any_text(text: str) -> None:
-    assert query._split(text) == _split_by_lookbehind(text)
+    assert shapes._split(text) == _split_by_lookbehind(text)
 
 
 @pytest.mark.parametrize(
@@ -247,26 +247,26 @@ def test_the_split_is_the_lookbehind_split_on_any_text(text: str) -> None:
     ],
 )  # fmt: skip
 def test_a_common_term_is_made_as_its_regex_reads_it(written: str) -> None:
-    assert query._term(written) == query._term_parts(written)
+    assert shapes._term(written) == shapes._term_parts(written)
 
 
 @settings(max_examples=2000, deadline=None)
 @given(written=st.one_of(_soup, st.text()))
 def test_any_term_is_made_as_its_regex_reads_it(written: str) -> None:
-    assert query._term(written) == query._term_parts(written)
+    assert shapes._term(written) == shapes._term_parts(written)
 
 
 def test_a_shape_outside_the_subset_is_checked_once_and_still_left_to_luqum() -> None:
-    query._shapes.clear()
+    shapes._shapes.clear()
     assert _shaped("Musk TO Tesla") is None
-    assert query._shapes == {"Q TO Q": None}
+    assert shapes._shapes == {"Q TO Q": None}
     assert _shaped("Scholz TO Merz") is None
     assert _shaped("Musk OR Tesla") == _luqum("Musk OR Tesla")
 
 
 def test_a_term_that_cannot_be_made_is_kept_as_such() -> None:
-    query._terms.clear()
+    shapes._terms.clear()
     assert _shaped("author:Musk OR Tesla") is None
-    assert query._terms["author:Musk"] is None
+    assert shapes._terms["author:Musk"] is None
     assert _shaped("Tesla OR author:Musk") is None
     assert _shaped("Tesla OR Musk") == _luqum("Tesla OR Musk")

@@ -19,21 +19,23 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from itertools import chain, count
 from typing import Any
 
 from monitor.errors import ConfigError
-from monitor.match.analysis import endings, fold, loose, phrase, words
+from monitor.match.analysis import fold, loose, phrase, words
 from monitor.match.anchors import META_COST, Plan, Precheck, choose, plan
 from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.nodes import And, Meta, Node, Not, Or, Term
-from monitor.match.query import Shape, Shaped, parse, parse_query, terms_query
+from monitor.match.query import parse, parse_query, terms_query
+from monitor.match.shapes import Shape, Shaped
+from monitor.match.spellings import Keys, automaton_keys
 from monitor.models import Entity, Watchlist
 
-__all__ = ["Compiled", "Keys", "Precheck", "compile_watchlists", "forget", "merge_repeated"]
+__all__ = ["Compiled", "Precheck", "compile_watchlists", "forget"]
 
 _FIELDS_OF = {
     "title": frozenset(["title"]),
@@ -55,13 +57,13 @@ class Compiled:
     anchors: dict[int, list[int]] = field(default_factory=dict)
     """Atom id → the watchlists to evaluate when it is found."""
     key_atoms: frozenset[int] = frozenset()
-    """The atoms the automata find: phrases and prefixes (`_automaton_keys` gives their
+    """The atoms the automata find: phrases and prefixes (`spellings.automaton_keys` gives their
     keys). Atom ids are stable in a process, so the same set means the same automata."""
     tags: dict[str, list[int]] = field(default_factory=dict)
     sources: dict[str, list[int]] = field(default_factory=dict)
     langs: dict[str, list[int]] = field(default_factory=dict)
     automaton: Any = None
-    """`_automaton_keys` built into an `ahocorasick.Automaton` (untyped) by the engine, or
+    """`spellings.automaton_keys` built into an `ahocorasick.Automaton` (untyped) by the engine, or
     None when there are none; `loose_automaton` likewise."""
     loose_automaton: Any = None
     has_loose: bool = False
@@ -122,7 +124,7 @@ def compile_watchlists(
     entities: Sequence[Entity],
     automaton: Callable[[Keys], Any],
 ) -> Compiled:
-    """Compile; `automaton` builds an automaton from its keys (`_automaton_keys`), or None
+    """Compile; `automaton` builds an automaton from its keys (`spellings.automaton_keys`), or None
     when there are none. The last compile's automata are reused when the atoms they find
     are all the same (an automaton is only read once built, so engines can share it)."""
     global _memo
@@ -137,7 +139,7 @@ def compile_watchlists(
         builder.finish()
         out = builder.out
         if _memo.automata[:2] != (out.key_atoms, automaton):
-            keys, loose_keys = _automaton_keys(out.key_atoms)
+            keys, loose_keys = automaton_keys(out.key_atoms, _memo.keys_of)
             _memo.automata = (out.key_atoms, automaton, automaton(keys), automaton(loose_keys))
         out.automaton, out.loose_automaton = _memo.automata[2:]
         return out
@@ -150,54 +152,6 @@ def forget() -> None:
     with _lock:
         _memo = _Memo(())
         _by_shape.clear()
-
-
-Keys = tuple[list[str], list[tuple[int, int, tuple[int, ...]]]]
-"""Automaton keys and, index for index, their values: (the key's length, its words after
-the first, its atoms), as the engine reads hits (`engine._collect`). A key made by two
-atoms (rare: `musks` is a word and `musk` + s) is listed once per atom; the automaton keeps
-one value holding both (`merge_repeated`)."""
-
-
-def _automaton_keys(atoms: Iterable[int]) -> tuple[Keys, Keys]:
-    """The automaton keys of these phrase and prefix atoms, and those of the loose automaton
-    (`fold_diacritics` watchlists, over `analysis.loose_stream`). A phrase is a key per
-    spelling its story words may have, spaces around: its words as they are, the last with
-    each of its `analysis.endings` (`" elon musk "`, `" elon musks "`, `" elon musk's "`); a
-    prefix is a space and the prefix (`" tesla"`): keys of `analysis.stream`'s form. For the
-    last compile's atoms only.
-
-    ~0.8 million keys at 100,000 queries, made whole here so that the engine adds them in
-    one loop in C. Lists, not a dict: hashing every new key only to find the few made twice
-    cost as much as making them (the automaton finds those as it adds them)."""
-    tables: tuple[Keys, Keys] = (([], []), ([], []))
-    keys_of = _memo.keys_of
-    for atom in sorted(atoms):
-        kind, folded, value = keys_of[atom]
-        spelled, values = tables[folded]
-        if kind == "prefix":  # one word, no space after it
-            spelled.append(" " + value)
-            values.append((len(value) + 1, 0, (atom,)))
-            continue
-        head = " ".join(value[:-1])  # its words as written, the last with each ending
-        head = f" {head} " if head else " "
-        more = f"{head}{value[-1]} ".count(" ") - 2  # (a folded word may hold a space: NFKC)
-        single = (atom,)
-        for word in endings(value[-1]):  # loops, not comprehensions: see `evaluate.Plain`
-            spelling = f"{head}{word} "
-            spelled.append(spelling)
-            values.append((len(spelling), more, single))
-    return tables
-
-
-def merge_repeated(keys: Keys, repeated: set[str]) -> dict[str, tuple[int, int, tuple[int, ...]]]:
-    """The one value of each of the `repeated` keys: its atoms, in the order listed."""
-    merged: dict[str, tuple[int, int, tuple[int, ...]]] = {}
-    for key, value in zip(*keys, strict=True):
-        if key in repeated:
-            found = merged.get(key)
-            merged[key] = value if found is None else (found[0], found[1], found[2] + value[2])
-    return merged
 
 
 class _Builder:
@@ -425,4 +379,7 @@ def _shape_code(shape: Shape) -> Callable[[list[Leaf]], Any]:
             return f'("and", ({", ".join(children)},))'
         return f"or_node([{', '.join(children)}])"
 
-    return eval(f"lambda L: {source(shape.template)}", {"or_node": or_node})  # type: ignore[no-any-return]
+    code: Callable[[list[Leaf]], Any] = eval(
+        f"lambda L: {source(shape.template)}", {"or_node": or_node}
+    )
+    return code

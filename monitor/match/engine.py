@@ -48,9 +48,10 @@ import ahocorasick
 
 from monitor.collector import lasting
 from monitor.match.analysis import Spans, loose_stream, offset, streams, words
-from monitor.match.compiler import Compiled, Keys, compile_watchlists, merge_repeated
+from monitor.match.compiler import Compiled, compile_watchlists
 from monitor.match.evaluate import Found, Raw, evaluate
 from monitor.match.select import EVERY_STORY, Selector
+from monitor.match.spellings import Keys, merge_repeated
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 __all__ = ["Engine", "Scan", "compile_engine"]
@@ -226,7 +227,7 @@ def compile_engine(watchlists: Sequence[Watchlist], entities: Sequence[Entity]) 
 def _automaton(keys: Keys) -> Any:
     """An automaton whose value for each key is (its length, its words after the first,
     its atoms), as `keys` gives it. `add_word` says whether a key is new: one listed again
-    (made by two atoms) gets a value holding all its atoms (`compiler.merge_repeated`)."""
+    (made by two atoms) gets a value holding all its atoms (`spellings.merge_repeated`)."""
     spelled, values = keys
     if not spelled:
         return None
