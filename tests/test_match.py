@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 import re
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 import monitor.match
 from monitor.errors import ConfigError
 from monitor.match import Engine, compile_engine, snippet
+from monitor.match.engine import _hit
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 from conftest import CORPUS, needs_corpus
@@ -547,3 +549,14 @@ def test_a_letter_that_folds_into_several_words_does_not_shift_later_hits(before
     [match] = compile_engine([Watchlist(name="w", query="Musk")], []).match(_story(text=text))
     assert [text[hit.start : hit.end] for hit in match.hits][-1] == "Musk"
     assert match.hits[-1].end == len(text)
+
+
+def test_the_engine_makes_hits_equal_to_the_dataclass_s_own() -> None:
+    """`engine._hit` sets a frozen `Hit`'s slots directly (for speed): it must set every
+    field, give an equal and equally hashed hit, and leave it frozen."""
+    made = _hit("#Musk", "category", 3, 7, 2)
+    expected = Hit(term="#Musk", field="category", start=3, end=7, index=2)
+    assert [f.name for f in dataclasses.fields(Hit)] == ["term", "field", "start", "end", "index"]
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.start = 4  # type: ignore[misc]

@@ -310,7 +310,7 @@ class _Hits:
                     place = self.offsets[key] = Spans(text, self.aligned.get(key))
                 span = place[first][0], place[last][1]
             start, end = span
-            hit = Hit(term=term, field=field, start=start, end=end, index=index)
+            hit = _hit(term, field, start, end, index)
             order = (_FIELD_RANK[field], index, start, -end)
             placed = self.made[term_raw] = (order, (term, field, index), end, hit)
         return placed
@@ -329,6 +329,25 @@ class _Hits:
         if field == "category":
             return story.categories[index]
         return story.title if field == "title" else story.text
+
+
+_NEW = object.__new__
+_SET_TERM, _SET_FIELD, _SET_START, _SET_END, _SET_INDEX = (
+    Hit.__dict__[name].__set__ for name in ("term", "field", "start", "end", "index")
+)
+
+
+def _hit(term: str, field: str, start: int, end: int, index: int) -> Hit:
+    """`Hit(term=…, field=…, …)`, its slots set directly: a frozen dataclass's `__init__`
+    sets each field through `object.__setattr__` (~1.4 µs a hit, against ~0.5 here), and a
+    story's ~40 hits at 100,000 queries are made for every story that matches."""
+    hit: Hit = _NEW(Hit)
+    _SET_TERM(hit, term)
+    _SET_FIELD(hit, field)
+    _SET_START(hit, start)
+    _SET_END(hit, end)
+    _SET_INDEX(hit, index)
+    return hit
 
 
 def _aligned_span(aligned: str, before: int, upto: int) -> tuple[int, int]:
