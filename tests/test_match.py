@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import monitor.match
 from monitor.errors import ConfigError
 from monitor.match import Engine, compile_engine, snippet
-from monitor.match.engine import _hit
+from monitor.match.engine import _hit, _match
 from monitor.models import Entity, Hit, Match, Story, Watchlist
 
 from conftest import CORPUS, needs_corpus
@@ -551,12 +551,19 @@ def test_a_letter_that_folds_into_several_words_does_not_shift_later_hits(before
     assert match.hits[-1].end == len(text)
 
 
-def test_the_engine_makes_hits_equal_to_the_dataclass_s_own() -> None:
-    """`engine._hit` sets a frozen `Hit`'s slots directly (for speed): it must set every
-    field, give an equal and equally hashed hit, and leave it frozen."""
+def test_the_engine_makes_hits_and_matches_equal_to_the_dataclasses_own() -> None:
+    """`engine._hit` and `_match` set a frozen `Hit`'s or `Match`'s slots directly (for
+    speed): they must set every field, give an equal and equally hashed object, and leave
+    it frozen."""
     made = _hit("#Musk", "category", 3, 7, 2)
     expected = Hit(term="#Musk", field="category", start=3, end=7, index=2)
     assert [f.name for f in dataclasses.fields(Hit)] == ["term", "field", "start", "end", "index"]
     assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.start = 4  # type: ignore[misc]
+    match = _match("w", (made,))
+    assert [f.name for f in dataclasses.fields(Match)] == ["watchlist", "hits"]
+    assert match == Match(watchlist="w", hits=(expected,)) and match.terms == ("#Musk",)
+    assert hash(match) == hash(Match(watchlist="w", hits=(expected,)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        match.hits = ()  # type: ignore[misc]

@@ -104,7 +104,7 @@ class Engine:
                 found = []
                 for pair in pairs:  # (most pairs' hits were made for an earlier match)
                     found += by_pair.get(pair) or hits.of_pair(pair, scanned.raws())
-            matches.append(Match(watchlist=names[index], hits=_verify(found)))
+            matches.append(_match(names[index], _verify(found)))
         return matches
 
     def scan(self, story: Story) -> Scan:
@@ -335,6 +335,16 @@ _NEW = object.__new__
 _SET_TERM, _SET_FIELD, _SET_START, _SET_END, _SET_INDEX = (
     Hit.__dict__[name].__set__ for name in ("term", "field", "start", "end", "index")
 )
+_SET_WATCHLIST, _SET_HITS = (Match.__dict__[name].__set__ for name in ("watchlist", "hits"))
+
+
+def _match(watchlist: str, hits: tuple[Hit, ...]) -> Match:
+    """`Match(watchlist=…, hits=…)`, its slots set directly, as `_hit` makes a `Hit`: a
+    story has ~60 matches at 100,000 queries."""
+    match: Match = _NEW(Match)
+    _SET_WATCHLIST(match, watchlist)
+    _SET_HITS(match, hits)
+    return match
 
 
 def _hit(term: str, field: str, start: int, end: int, index: int) -> Hit:
