@@ -177,7 +177,7 @@ class _Builder:
         for watchlist in watchlists:
             if watchlist.query:
                 with suppress(ConfigError):  # `add` raises it, after earlier watchlists' errors
-                    parse_query(watchlist.query, watchlist.name)
+                    parse(watchlist.query, watchlist.name)
 
     def add(self, watchlist: Watchlist) -> None:
         key = (watchlist.terms, watchlist.query, watchlist.fold_diacritics)
