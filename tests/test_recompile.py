@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.match import Engine, compile_engine, compiler
+from monitor.match import Engine, compile_engine, compiler, query, shapes
 from monitor.models import Entity, Match, Story, Watchlist
 
 MUSK = Entity(name="Elon Musk", aliases=("Musk",), require=("Tesla", "SpaceX"))
@@ -96,3 +96,20 @@ def test_only_what_the_last_compile_used_is_kept() -> None:
     assert not memo.folded_leaves
     assert len(memo.queries) == 1
     assert [key[2] for key in memo.atoms] == [("lindner",)]
+
+
+def test_parses_of_queries_no_longer_watched_are_forgotten_in_time() -> None:
+    """A daemon whose watchlists are edited for months must not keep every query (and every
+    term) it ever parsed: once the forgotten would outnumber the watched ones, and are at
+    least a thousand, a compile drops them."""
+    query.forget()
+    watched = Watchlist(name="w", query="Scholz AND (Kanzler OR Ampel)")
+    for i in range(1_000):
+        compile_engine([Watchlist(name=f"e{i}", query=f"edit{i} AND Tesla"), watched], [])
+        if i == 998:
+            assert len(query._cache) == 1_000 and "edit0" in shapes._terms  # none dropped yet
+    assert set(query._cache) == {watched.query, "edit999 AND Tesla"}
+    assert set(shapes._terms) == {"Scholz", "Kanzler", "Ampel", "edit999", "Tesla"}
+    engine = compile_engine([watched], [])  # what is kept still matches
+    story = Story(feed="x", title="Scholz, der Kanzler", link=None, text="")
+    assert [match.watchlist for match in engine.match(story)] == ["w"]

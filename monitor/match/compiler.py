@@ -30,7 +30,7 @@ from monitor.match.analysis import fold, loose, phrase, words
 from monitor.match.anchors import META_COST, Plan, Precheck, choose, plan
 from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.nodes import And, Meta, Node, Not, Or, Term
-from monitor.match.query import parse, parse_query, terms_query
+from monitor.match.query import keep, parse, parse_query, terms_query
 from monitor.match.shapes import Shape, Shaped
 from monitor.match.spellings import Keys, automaton_keys
 from monitor.models import Entity, Watchlist
@@ -124,9 +124,10 @@ def compile_watchlists(
     entities: Sequence[Entity],
     automaton: Callable[[Keys], Any],
 ) -> Compiled:
-    """Compile; `automaton` builds an automaton from its keys (`spellings.automaton_keys`), or None
-    when there are none. The last compile's automata are reused when the atoms they find
-    are all the same (an automaton is only read once built, so engines can share it)."""
+    """Compile; `automaton` builds an automaton from its keys (`spellings.automaton_keys`),
+    or None when there are none. The last compile's automata are reused when the atoms they
+    find are all the same (an automaton is only read once built, so engines can share it).
+    Parses of queries no longer in `watchlists` are forgotten now and then (`query.keep`)."""
     global _memo
     with _lock:
         known = tuple(entities)
@@ -142,6 +143,7 @@ def compile_watchlists(
             keys, loose_keys = automaton_keys(out.key_atoms, _memo.keys_of)
             _memo.automata = (out.key_atoms, automaton, automaton(keys), automaton(loose_keys))
         out.automaton, out.loose_automaton = _memo.automata[2:]
+        keep({watchlist.query for watchlist in watchlists if watchlist.query})
         return out
 
 

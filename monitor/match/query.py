@@ -32,7 +32,7 @@ restart parses only queries it has never seen.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from luqum import __version__ as luqum_version
@@ -45,7 +45,7 @@ from monitor.match.convert import convert, positive
 from monitor.match.nodes import Node, Or, Term, decode, encode
 from monitor.match.shapes import Shaped, by_shape
 
-__all__ = ["FORMAT", "forget", "parse", "parse_query", "parsed", "prime", "terms_query"]
+__all__ = ["FORMAT", "forget", "keep", "parse", "parse_query", "parsed", "prime", "terms_query"]
 
 _HASH = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')
 _POSITION = re.compile(r"at position (\d+)")
@@ -53,7 +53,8 @@ _ENTITY = "entity:"
 _NOTHING_POSITIVE = "nothing in it must occur: NOT, source: and lang: only narrow a query down"
 
 _cache: dict[str, Node | Shaped | str] = {}
-"""Parsed queries (or the error message) by query text; see the module docstring."""
+"""Parsed queries (or the error message) by query text; see the module docstring and `keep`."""
+_KEPT_AT_LEAST = 1000
 
 FORMAT = f"2/luqum-{luqum_version}"
 """The version of `encode`'s output: trees stored under another one are parsed again."""
@@ -89,6 +90,19 @@ def parsed(texts: Iterable[str]) -> dict[str, Any]:
         elif node is not None and not isinstance(node, str):
             trees[text] = encode(node)
     return trees
+
+
+def keep(texts: Collection[str]) -> None:
+    """Forget the parses of queries that are not among `texts` (those just compiled) once
+    the forgotten would be as many as the kept and at least `_KEPT_AT_LEAST`: a daemon whose
+    watchlists are edited for months would otherwise keep every query it ever parsed, and
+    each term of them (`shapes`). Reloads in between keep them (a watchlist edited back is
+    not parsed again); a prune walks every parse kept, so it is rare."""
+    if len(_cache) <= max(2 * len(texts), _KEPT_AT_LEAST):
+        return
+    for text in [text for text in _cache if text not in texts]:
+        del _cache[text]
+    shapes.keep(node for node in _cache.values() if isinstance(node, Shaped))
 
 
 def forget() -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 from typing import NamedTuple
 
 from luqum.exceptions import ParseError
@@ -23,7 +24,7 @@ from monitor.errors import ConfigError
 from monitor.match.convert import FIELDS, RESERVED, convert, near, positive, term
 from monitor.match.nodes import And, Meta, Node, Not, Or, Term
 
-__all__ = ["Shape", "Shaped", "by_shape", "forget"]
+__all__ = ["Shape", "Shaped", "by_shape", "forget", "keep"]
 
 # `by_shape`'s terms: luqum's TERM without escapes (its first and its following characters,
 # so a term ends where luqum's ends) or its PHRASE with an optional proximity `~N`, after an
@@ -105,6 +106,14 @@ class _Terms(dict[str, Node | None]):
 
 
 _terms = _Terms()
+
+
+def keep(parses: Iterable[Shaped]) -> None:
+    """Keep only the terms of these parses (`query.keep`); a term not made (None) is
+    dropped too, to be tried again if it comes back."""
+    used = set(chain.from_iterable(parse.terms for parse in parses))
+    for written in [written for written, made in _terms.items() if made not in used]:
+        del _terms[written]
 
 
 def forget() -> None:
