@@ -59,6 +59,9 @@ def engine_with_store(
     fresh = query.parsed(fresh_texts)
     if fresh:
         store.queries.save(fresh, query.FORMAT)
+    pruned = store.queries.prune(texts)
+    if pruned:
+        log.info("deleted %d saved parses of queries no longer configured", pruned)
     return engine
 
 

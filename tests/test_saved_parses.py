@@ -209,3 +209,30 @@ def test_a_large_restart_freezes_the_loaded_trees(
     finally:
         gc.unfreeze()
     assert [m.watchlist for m in engine.match(Story(feed="f", title="", link=None, text="Musk"))]
+
+
+def test_parses_of_queries_no_longer_configured_are_deleted_in_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows stay while they are at most twice the configured queries (or `_PRUNE_FROM`), so
+    a query edited back is not parsed again; past that the others are deleted."""
+    monkeypatch.setattr(queries_module, "_PRUNE_FROM", 4)
+    trees = {text: encode(parse_query(text, "w")) for text in QUERIES}  # 7 rows
+    store.queries.save(trees, FORMAT)
+    assert store.queries.prune(QUERIES[:4]) == 0  # 7 rows, not over twice 4
+    assert store.queries.load(QUERIES, FORMAT) == trees
+    assert store.queries.prune(QUERIES[:2]) == 5
+    assert store.queries.load(QUERIES, FORMAT) == {text: trees[text] for text in QUERIES[:2]}
+
+
+def test_a_restart_deletes_the_parses_of_removed_queries(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queries_module, "_PRUNE_FROM", 2)
+    store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
+    query_module.forget()
+    compiler.forget()
+    engine = runtime.engine_with_store([Watchlist(name="m", query=QUERIES[1])], [], store)
+    assert list(store.queries.load(QUERIES, FORMAT)) == [QUERIES[1]]
+    story = Story(feed="f", title="", link=None, text="Musk bei Tesla")
+    assert [match.watchlist for match in engine.match(story)] == ["m"]

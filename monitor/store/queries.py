@@ -1,18 +1,18 @@
 """Parsed watchlist queries kept between runs, so a restart does not parse them again.
 
 The rows are a cache: one that is missing, of another format version or unreadable is simply
-parsed again. Queries are keyed by a SHA-256 of their text (a long query would not fit an
-index entry).
+parsed again, and those of queries no longer configured are deleted in time (`prune`).
+Queries are keyed by a SHA-256 of their text (a long query would not fit an index entry).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from monitor.store.db import IN_CHUNK, Database, dialect_insert
 from monitor.store.schema import parsed_queries
@@ -20,6 +20,10 @@ from monitor.store.schema import parsed_queries
 _SCAN_FROM = 5_000
 """Texts from which `ParsedQueries.load` reads every row of the version instead of looking
 the texts up."""
+
+
+_PRUNE_FROM = 1_000
+"""Rows up to which `ParsedQueries.prune` deletes nothing, however few queries are configured."""
 
 
 class ParsedQueries:
@@ -81,6 +85,27 @@ class ParsedQueries:
                         },
                     )
                 )
+
+    def prune(self, texts: Collection[str]) -> int:
+        """Delete the rows of queries not among `texts` (those configured now) once the
+        rows are more than twice as many as `texts` and more than `_PRUNE_FROM`: the parses
+        of edited and removed queries would otherwise pile up for as long as the store
+        lives. Until then they stay (a query edited back is not parsed again). Returns the
+        number of rows deleted; a count of the rows is all it costs otherwise."""
+        with self._db.transaction() as conn:
+            rows = conn.execute(select(func.count()).select_from(parsed_queries)).scalar_one()
+            if rows <= max(2 * len(texts), _PRUNE_FROM):
+                return 0
+            kept = {_digest(text) for text in texts}
+            stale = [
+                digest
+                for (digest,) in conn.execute(select(parsed_queries.c.digest))
+                if digest not in kept
+            ]
+            for start in range(0, len(stale), IN_CHUNK):
+                chunk = stale[start : start + IN_CHUNK]
+                conn.execute(delete(parsed_queries).where(parsed_queries.c.digest.in_(chunk)))
+        return len(stale)
 
 
 def _digest(text: str) -> str:
