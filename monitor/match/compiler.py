@@ -134,10 +134,13 @@ def compile_watchlists(
         if known != _memo.entities:
             _memo = _Memo(known)
         builder = _Builder(_memo)
-        builder.parse(watchlists)
-        for watchlist in watchlists:
-            builder.add(watchlist)
-        builder.finish()
+        try:
+            builder.parse(watchlists)
+            for watchlist in watchlists:
+                builder.add(watchlist)
+            builder.finish()
+        finally:  # the memo outlives the compile: it must not keep the builder alive
+            _memo.leaves.make = _memo.folded_leaves.make = _no_compile
         out = builder.out
         if _memo.automata[:2] != (out.key_atoms, automaton):
             keys, loose_keys = automaton_keys(out.key_atoms, _memo.keys_of)
