@@ -18,6 +18,8 @@ RESERVED = frozenset(("AND", "OR", "NOT", "TO"))  # luqum's
 
 
 def convert(item: Any, field: str | None) -> Node:
+    """The query tree of luqum's parse `item`, inside `field` (None outside any); raises
+    `ConfigError` for what the query language does not have, at its position."""
     if isinstance(item, tree.SearchField):
         name = item.name.lower()
         if name not in FIELDS:
@@ -75,6 +77,7 @@ def term(written: str, word: bool, field: str | None, position: int | None) -> N
 
 
 def unquote(value: str) -> str:
+    """A quoted phrase's text without its quotes and their escapes."""
     return value[1:-1].replace('\\"', '"') if value.startswith('"') else value
 
 

@@ -24,7 +24,8 @@ things keep that off the daemon's path. A query in the common subset of the synt
 by its *shape* (`shapes`): luqum parses `(Q OR Q) AND -Q` once for every query of that
 shape, and the terms are split off by luqum's own token patterns (~23 µs a query at 100,000;
 anything else, errors included, goes to luqum whole). Parsed queries are cached by their
-text: a reload re-parses only the queries that changed. `encode`/`decode` (`nodes`) turn a
+text: a reload re-parses only the queries that changed (and those no longer configured are
+forgotten in time, `keep`). `encode`/`decode` (`nodes`) turn a
 parse into plain JSON data that the daemon keeps in its store (`monitor.runtime`), so a
 restart parses only queries it has never seen.
 """
