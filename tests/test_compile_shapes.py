@@ -9,7 +9,7 @@ from collections import Counter
 from typing import Any
 
 from hypothesis import given, settings
-from test_query_shapes import _texts
+from test_query_shapes import _texts, agency_query
 
 from monitor.errors import ConfigError
 from monitor.match import compiler, query, shapes
@@ -78,22 +78,8 @@ def test_any_shaped_query_compiles_as_its_tree(text: str) -> None:
 
 def test_agency_shaped_queries_compile_as_their_trees() -> None:
     rng = random.Random(5)
-    words = ["Musk", "Tesla", "Scholz", "Börse", "Kreml", "Starlink", "Müller", "x"]
     for _ in range(300):
-        groups = []
-        for _ in range(rng.randint(1, 4)):
-            terms = [
-                rng.choice(
-                    [w, f'"{w} {v}"', f"{w[:3]}*", f'#"{w} {v}"', f'"{w} {v}"~4', f"title:{w}"]
-                )
-                for w, v in (
-                    (rng.choice(words), rng.choice(words)) for _ in range(rng.randint(1, 5))
-                )
-            ]
-            groups.append("(" + " OR ".join(terms) + ")")
-        text = groups[0] + "".join(
-            rng.choice([" AND ", " OR ", " NOT ", " "]) + g for g in groups[1:]
-        )
+        text = agency_query(rng)
         both = _both_ways(text, folded=rng.random() < 0.3)
         assert both is not None, text
         assert both[0] == both[1], text

@@ -148,23 +148,26 @@ def test_parse_query_gives_luqums_tree_or_error(text: str) -> None:
         assert got == expected
 
 
-def test_generated_agency_queries_all_take_the_shape_path() -> None:
-    """The bench's queries (every feature but `source:`/`lang:`): none needs luqum whole."""
-    rng = random.Random(3)
-    words = ["Musk", "Tesla", "Scholz", "Börse", "Kreml", "Starlink", "AfD", "Müller"]
-    for _ in range(300):
+def agency_query(rng: random.Random) -> str:
+    """A query as the bench makes them (every feature but `source:`/`lang:`): one to four
+    groups of OR-ed terms, joined by AND, OR, NOT or nothing."""
+    words = ["Musk", "Tesla", "Scholz", "Börse", "Kreml", "Starlink", "AfD", "Müller", "x"]
+    groups = []
+    for _ in range(rng.randint(1, 4)):
         terms = []
-        for _ in range(rng.randint(2, 8)):
+        for _ in range(rng.randint(1, 5)):
             a, b = rng.choice(words), rng.choice(words)
-            terms.append(
-                rng.choice(
-                    [a, f'"{a} {b}"', f"{a[:4]}*", f'#"{a} {b}"', f'"{a} {b}"~5', f"title:{a}"]
-                )
-            )
-        cut = rng.randint(1, len(terms) - 1) if len(terms) > 1 else 1
-        text = "(" + " OR ".join(terms[:cut]) + ")"
-        if terms[cut:]:
-            text += rng.choice([" AND ", " NOT ", " "]) + "(" + " OR ".join(terms[cut:]) + ")"
+            forms = [a, f'"{a} {b}"', f"{a[:3]}*", f'#"{a} {b}"', f'"{a} {b}"~5', f"title:{a}"]
+            terms.append(rng.choice(forms))
+        groups.append("(" + " OR ".join(terms) + ")")
+    return groups[0] + "".join(rng.choice([" AND ", " OR ", " NOT ", " "]) + g for g in groups[1:])
+
+
+def test_generated_agency_queries_all_take_the_shape_path() -> None:
+    """The bench's queries: none needs luqum whole."""
+    rng = random.Random(3)
+    for _ in range(300):
+        text = agency_query(rng)
         shaped = _shaped(text)
         assert shaped is not None, text
         assert shaped == _luqum(text), text

@@ -30,7 +30,7 @@ from monitor.match.analysis import fold, loose, phrase, words
 from monitor.match.anchors import META_COST, Plan, Precheck, choose, plan
 from monitor.match.evaluate import Leaf, Plain, or_node
 from monitor.match.nodes import And, Meta, Node, Not, Or, Term
-from monitor.match.query import keep, parse, parse_query, terms_query
+from monitor.match.query import keep, parse, terms_query
 from monitor.match.shapes import Shape, Shaped
 from monitor.match.spellings import Keys, automaton_keys
 from monitor.models import Entity, Watchlist
@@ -146,7 +146,7 @@ def compile_watchlists(
             keys, loose_keys = automaton_keys(out.key_atoms, _memo.keys_of)
             _memo.automata = (out.key_atoms, automaton, automaton(keys), automaton(loose_keys))
         out.automaton, out.loose_automaton = _memo.automata[2:]
-        keep({watchlist.query for watchlist in watchlists if watchlist.query})
+        keep((watchlist.query for watchlist in watchlists if watchlist.query), len(watchlists))
         return out
 
 
@@ -190,12 +190,12 @@ class _Builder:
         if done is None:
             self.watchlist = watchlist.name
             parsed = parse(watchlist.query, watchlist.name) if watchlist.query else None
-            if type(parsed) is Shaped and not watchlist.terms:
+            if isinstance(parsed, Shaped) and not watchlist.terms:
                 compiled = self.shaped(parsed, watchlist.fold_diacritics)
             else:
                 parts = [terms_query(watchlist.terms)] if watchlist.terms else []
-                if watchlist.query:
-                    parts.append(parse_query(watchlist.query, watchlist.name))
+                if parsed is not None:
+                    parts.append(parsed.tree() if isinstance(parsed, Shaped) else parsed)
                 if not parts:
                     raise ConfigError(f"watchlist {watchlist.name!r}: neither terms nor a query")
                 tree = parts[0] if len(parts) == 1 else Or(tuple(parts))

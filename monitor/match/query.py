@@ -33,7 +33,7 @@ restart parses only queries it has never seen.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from luqum import __version__ as luqum_version
@@ -93,15 +93,17 @@ def parsed(texts: Iterable[str]) -> dict[str, Any]:
     return trees
 
 
-def keep(texts: Collection[str]) -> None:
-    """Forget the parses of queries that are not among `texts` (those just compiled) once
-    the forgotten would be as many as the kept and at least `_KEPT_AT_LEAST`: a daemon whose
-    watchlists are edited for months would otherwise keep every query it ever parsed, and
-    each term of them (`shapes`). Reloads in between keep them (a watchlist edited back is
-    not parsed again); a prune walks every parse kept, so it is rare."""
-    if len(_cache) <= max(2 * len(texts), _KEPT_AT_LEAST):
+def keep(texts: Iterable[str], count: int) -> None:
+    """Forget the parses of queries that are not among `texts` (those of the `count`
+    watchlists just compiled) once the cache holds more than twice `count` and more than
+    `_KEPT_AT_LEAST`: a daemon whose watchlists are edited for months would otherwise keep
+    every query it ever parsed, and each term of them (`shapes`). Until then they stay (a
+    watchlist edited back is not parsed again); `texts` is only read for a prune, which
+    walks every parse kept and so is rare."""
+    if len(_cache) <= max(2 * count, _KEPT_AT_LEAST):
         return
-    for text in [text for text in _cache if text not in texts]:
+    kept = set(texts)
+    for text in [text for text in _cache if text not in kept]:
         del _cache[text]
     shapes.keep(node for node in _cache.values() if isinstance(node, Shaped))
 
