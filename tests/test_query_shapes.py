@@ -273,3 +273,31 @@ def test_a_term_that_cannot_be_made_is_kept_as_such() -> None:
     assert shapes._terms["author:Musk"] is None
     assert _shaped("Tesla OR author:Musk") is None
     assert _shaped("Tesla OR Musk") == _luqum("Tesla OR Musk")
+
+
+# `query._HASH` as first written. The faster one (it starts with the class of both first
+# characters, its phrase unrolled) must find the same phrases and `#`s in every text.
+_HASH_AS_WRITTEN = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w\\])#(?=["\w])')
+
+
+def _found(pattern: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    return [match.span() for match in pattern.finditer(text)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['#Musk #"Elon Musk" C# a#b \\#x "#x" "a\\"#" #', "#", "##a", '"#', '#"a', '\\"#a" #b'],
+)
+def test_the_rewrite_finds_what_it_found_as_written_on_edge_cases(text: str) -> None:
+    assert _found(query._HASH, text) == _found(_HASH_AS_WRITTEN, text)
+
+
+def test_the_rewrite_makes_a_hash_that_starts_a_term_a_field() -> None:
+    text = '#Musk (#"Elon Musk") C# "#x" \\#y'
+    assert query._rewrite(text) == ('entity:Musk (entity:"Elon Musk") C# "#x" \\#y', [0, 7])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.one_of(_texts(), _soup, st.text()))
+def test_the_rewrite_finds_what_it_found_as_written(text: str) -> None:
+    assert _found(query._HASH, text) == _found(_HASH_AS_WRITTEN, text)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -81,6 +82,7 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
     anchors: dict[int, list[int]] = {}
     prechecks = []
     cost = usage.__getitem__
+    rarest = partial(min, key=cost)
     for index, query in enumerate(plans):
         priced = []  # loops, not comprehensions, here and in `plan`: see `evaluate.Plain`
         for form in query.branches:
@@ -91,7 +93,7 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
         if not priced:  # parse_query rejects these; terms always anchor
             raise ConfigError(f"watchlist index {index}: the query can match on NOT alone")
         if len(priced) > 1:  # the rarest anchors, the others are tested rarest first
-            priced.sort(key=itemgetter(1))  # (stable: the first of equals anchors)
+            priced.sort(key=_COST)  # (stable: the first of equals anchors)
         for atom in priced[0][0]:
             anchor = anchors.get(atom)
             if anchor is None:
@@ -99,16 +101,20 @@ def choose(plans: list[Plan], usage: dict[int, int]) -> tuple[dict[int, list[int
             else:
                 anchor.append(index)
         must = tuple(priced[1][0]) if len(priced) > 1 else None
-        more = tuple(map(itemgetter(0), priced[2:])) if len(priced) > 2 else ()
+        more = tuple(map(_ATOMS, priced[2:])) if len(priced) > 2 else ()
         flat = query.flat
         if flat is None:
             decides = None
         elif flat[2]:  # proximity: its rarest atom, the one `_price` anchors or tests it by
-            decides = (flat[0], flat[1] + tuple(min(atoms, key=cost) for atoms in flat[2]))
+            decides = (flat[0], flat[1] + tuple(map(rarest, flat[2])))
         else:
             decides = flat[:2]
         prechecks.append(Precheck(must, more, query.veto, decides))
     return anchors, prechecks
+
+
+_ATOMS = itemgetter(0)
+_COST = itemgetter(1)
 
 
 def _form(node: Any) -> Form | None:
@@ -149,10 +155,18 @@ def _price(form: Form, usage: dict[int, int]) -> tuple[tuple[int, ...], int]:
     if kind == "near":
         rarest = min(value, key=usage.__getitem__)
         return (rarest,), usage[rarest]
-    options = [_price(child, usage) for child in value]
-    if kind == "or":
-        union = _union(atoms for atoms, _ in options)
+    if kind == "or":  # one of each child's atoms: the union of what each is found by
+        atoms: list[int] = []
+        for child in value:  # most are sets and proximity leaves: priced here, not by a call
+            if child[0] == "set":
+                atoms += child[1]
+            elif child[0] == "near":
+                atoms.append(min(child[1], key=usage.__getitem__))
+            else:
+                atoms += _price(child, usage)[0]
+        union = tuple(dict.fromkeys(atoms))
         return union, sum(map(usage.__getitem__, union))
+    options = [_price(child, usage) for child in value]
     return min(options, key=lambda option: option[1])
 
 
