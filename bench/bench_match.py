@@ -30,7 +30,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from monitor.match import Engine, compile_engine, compiler
+from monitor.match import compile_engine, compiler
 from monitor.match import query as query_module
 from monitor.models import Entity, Story, Watchlist
 from monitor.runtime import engine_with_store
@@ -201,10 +201,13 @@ NAIVE_MAX = 10_000
 WARM_UP = 10
 """The first 1/WARM_UP of the articles are matched before `articles/s` is timed (their time
 is printed apart)."""
-COLD_COMPILES = 3
-"""`compile s` is the median of this many cold compiles (each printed at the row's end): one
-took 8.6 s and 15.8 s in two runs of the same code an hour apart (2026-12-06), the
-machine's neighbours, not the code."""
+COLD_STARTS = 3
+"""`compile s` is the median of this many cold compiles, each in a new process holding only
+the watchlists and entities, as a daemon's first start does (`_cold_start_child`; each is
+printed at the row's end). One cold compile of the same code took 8.6 s in one run and
+15.8 s in another an hour later (2026-12-06), and in one process a compile after another
+took 7.3-9.1 s where the first had taken 8.3-11.6 s (memory freed by the first is reused,
+not asked of the system again): a daemon's first start has no such luck."""
 MIN_PASSES, MAX_PASSES, MIN_TIMED_S = 3, 25, 3.0
 """`articles/s` is the median of passes over the timed articles, at least `MIN_PASSES` and
 until `MIN_TIMED_S` seconds were timed (at most `MAX_PASSES`): one pass at 1,000 queries is
@@ -218,48 +221,55 @@ def _rss_mb() -> float:
         return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def _cold_compile(
-    watchlists: list[Watchlist], entities: list[Entity]
-) -> tuple[Engine, float, float]:
-    """An engine compiled with nothing kept from earlier compiles, its seconds and the growth
-    of the process's resident size over it (MB)."""
-    query_module.forget()  # a cold compile parses every query
-    compiler.forget()
-    gc.collect()
-    before = _rss_mb()
-    started = time.perf_counter()
-    engine = compile_engine(watchlists, entities)
-    return engine, time.perf_counter() - started, _rss_mb() - before
+def _children(watchlists: list[Watchlist], hard: bool) -> tuple[list[float], float, float]:
+    """Cold starts and a restart, each a new process, all before this process compiles
+    anything at this size: `COLD_STARTS` cold compiles (`_cold_start_child`), then a daemon
+    restart: a process (`_restart_child`) whose store (a scratch SQLite file) holds the
+    parses of an earlier run (`_save_parses_child`) loads them, parses nothing, and compiles
+    the engine, by the daemon's own code (`runtime.engine_with_store`). Returns the cold
+    starts' seconds, and the restart's seconds of wall clock and of the child's CPU
+    (steadier on a shared machine).
 
-
-def _restart(watchlists: list[Watchlist], hard: bool) -> tuple[float, float]:
-    """A daemon restart: a new process (`_restart_child`) whose store (a scratch SQLite file)
-    holds the parses of an earlier run loads them, parses nothing, and compiles the engine,
-    by the daemon's own code (`runtime.engine_with_store`). Seconds of wall clock and of the
-    child's CPU (steadier on a shared machine).
-
-    The earlier run is a process of its own too (`_save_parses_child`), and both run before
-    this process compiles anything at this size: on this machine a process runs up to 1.5×
-    slower while another holds gigabytes, even idle (the restart child at 100,000 queries:
-    8.3-9.6 s beside a small parent, 11.0-12.7 s beside one holding 1.4 GB of strings,
-    alternately), and a restarted daemon's old process is gone. (Run in this process, the
-    restart would also meet its heap: articles, other sizes' leftovers.)"""
+    On this machine a process runs up to 1.5× slower while another holds gigabytes, even
+    idle (the restart child at 100,000 queries: 8.3-9.6 s beside a small parent, 11.0-12.7 s
+    beside one holding 1.4 GB of strings, alternately), and a restarted daemon's old process
+    is gone. (Run in this process, the restart would also meet its heap: articles, other
+    sizes' leftovers.)"""
     texts = [w.query for w in watchlists if w.query]
+    hard_flag = ["--hard"] if hard else []
     with tempfile.TemporaryDirectory() as scratch:
         Path(scratch, "queries.json").write_text(json.dumps(texts))
-        hard_flag = ["--hard"] if hard else []
-        save = [sys.executable, __file__, "--save-parses-child", scratch, *hard_flag]
-        subprocess.run(save, check=True)
-        command = [sys.executable, __file__, "--restart-child", scratch, *hard_flag]
-        result = subprocess.run(command, capture_output=True, text=True, check=True)
-    wall, cpu = map(float, result.stdout.split())
-    return wall, cpu
+
+        def child(role: str) -> list[float]:
+            command = [sys.executable, __file__, f"--{role}-child", scratch, *hard_flag]
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            return list(map(float, result.stdout.split()))
+
+        starts = [child("cold-start")[0] for _ in range(COLD_STARTS)]
+        child("save-parses")
+        wall, cpu = child("restart")
+    return starts, wall, cpu
+
+
+def _child_watchlists(scratch: str) -> list[Watchlist]:
+    texts = json.loads(Path(scratch, "queries.json").read_text())
+    return [Watchlist(name=f"q{i}", query=text) for i, text in enumerate(texts)]
+
+
+def _cold_start_child(scratch: str, hard: bool) -> None:
+    """A daemon's first start: what it holds before it compiles (its watchlists and
+    entities), then a timed compile with nothing parsed before; prints its seconds."""
+    watchlists = _child_watchlists(scratch)
+    entities = Corpus(hard=hard).entities
+    gc.collect()
+    started = time.perf_counter()
+    compile_engine(watchlists, entities)
+    print(time.perf_counter() - started)
 
 
 def _save_parses_child(scratch: str, hard: bool) -> None:
     """The daemon run before `_restart`'s: compiles the queries and saves their parses."""
-    texts = json.loads(Path(scratch, "queries.json").read_text())
-    watchlists = [Watchlist(name=f"q{i}", query=text) for i, text in enumerate(texts)]
+    watchlists = _child_watchlists(scratch)
     store = Store.open(f"sqlite:///{scratch}/restart.db")
     engine_with_store(watchlists, Corpus(hard=hard).entities, store)
     store.close()
@@ -268,8 +278,7 @@ def _save_parses_child(scratch: str, hard: bool) -> None:
 def _restart_child(scratch: str, hard: bool) -> None:
     """The new process of `_restart`: what a daemon holds before it compiles (its watchlists
     and entities), then the timed `engine_with_store`; prints wall and CPU seconds."""
-    texts = json.loads(Path(scratch, "queries.json").read_text())
-    watchlists = [Watchlist(name=f"q{i}", query=text) for i, text in enumerate(texts)]
+    watchlists = _child_watchlists(scratch)
     entities = Corpus(hard=hard).entities  # made first, from the seed alone: the same
     store = Store.open(f"sqlite:///{scratch}/restart.db")
     gc.collect()
@@ -326,14 +335,16 @@ def run(sizes: list[int], articles: int, naive_articles: int, hard: bool = False
     for size in sizes:
         generated = [corpus.query() for _ in range(size)]
         watchlists = [Watchlist(name=f"q{i}", query=t) for i, (t, _) in enumerate(generated)]
-        restart_s, restart_cpu = _restart(watchlists, hard)
-        engine, seconds, memory = _cold_compile(watchlists, corpus.entities)
-        compiles = [seconds]
-        while len(compiles) < COLD_COMPILES:
-            del engine  # (the memory of later compiles reuses what the first freed: not shown)
-            engine, seconds, _ = _cold_compile(watchlists, corpus.entities)
-            compiles.append(seconds)
-        compile_s = statistics.median(compiles)
+        starts, restart_s, restart_cpu = _children(watchlists, hard)
+        compile_s = statistics.median(starts)
+        query_module.forget()  # this process compiles cold too, for the engine to time
+        compiler.forget()
+        gc.collect()
+        before = _rss_mb()
+        started = time.perf_counter()
+        engine = compile_engine(watchlists, corpus.entities)
+        here_s = time.perf_counter() - started
+        memory = _rss_mb() - before
         # Matched next, while the process holds what a daemon that just compiled holds. The
         # first articles are timed apart: at 100,000 queries the first with 250 candidates
         # builds `select`'s arrays (~0.45 s, once per compiled engine).
@@ -377,7 +388,7 @@ def run(sizes: list[int], articles: int, naive_articles: int, hard: bool = False
             f"{rate:>10,.0f} {candidates:>9} {naive_rate:>10.2f}{scaled} {rate / naive_rate:>6.0f}x"
             f"   (matches: {matched}; naive sample {naive_matched}; first {len(warm)} articles"
             f" {warm_s:.2f} s; {len(rates)} passes {min(rates):,.0f}–{max(rates):,.0f} art/s;"
-            f" compiles {' / '.join(f'{c:.2f}' for c in compiles)} s)",
+            f" cold starts {' / '.join(f'{c:.2f}' for c in starts)} s, here {here_s:.2f} s)",
             flush=True,
         )
         del naive
@@ -393,10 +404,13 @@ def main() -> None:
     parser.add_argument(
         "--sizes", type=int, nargs="+", metavar="N", help="numbers of queries (one row each)"
     )
+    parser.add_argument("--cold-start-child", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--restart-child", metavar="DIR", help=argparse.SUPPRESS)
     parser.add_argument("--save-parses-child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.restart_child:
+    if args.cold_start_child:
+        _cold_start_child(args.cold_start_child, args.hard)
+    elif args.restart_child:
         _restart_child(args.restart_child, args.hard)
     elif args.save_parses_child:
         _save_parses_child(args.save_parses_child, args.hard)
