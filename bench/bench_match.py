@@ -205,14 +205,14 @@ COLD_STARTS = 3
 """`compile s` is the median of this many cold compiles, each in a new process holding only
 the watchlists and entities, as a daemon's first start does (`_cold_start_child`; each is
 printed at the row's end). One cold compile of the same code took 8.6 s in one run and
-15.8 s in another an hour later (2026-12-06), and in one process a compile after another
+15.8 s in another an hour later (2026-12-07), and in one process a compile after another
 took 7.3-9.1 s where the first had taken 8.3-11.6 s (memory freed by the first is reused,
 not asked of the system again): a daemon's first start has no such luck."""
 MIN_PASSES, MAX_PASSES, MIN_TIMED_S = 3, 25, 3.0
 """`articles/s` is the median of passes over the timed articles, at least `MIN_PASSES` and
 until `MIN_TIMED_S` seconds were timed (at most `MAX_PASSES`): one pass at 1,000 queries is
 ~0.15 s, and a neighbour's burst on this shared machine halved it (9,772 against 17,200
-articles/s for the same code, one pass each, 2026-12-06). The median is as likely above
+articles/s for the same code, one pass each, 2026-12-07). The median is as likely above
 as below a steady rate; the slowest and fastest passes are printed beside it."""
 
 
