@@ -59,8 +59,8 @@ def engine_with_store(
     fresh = query.parsed(fresh_texts)
     if fresh:
         store.queries.save(fresh, query.FORMAT)
-    pruned = store.queries.prune(texts)
-    if pruned:
+    if query.crowded(store.queries.count(), len(texts)):
+        pruned = store.queries.prune(texts)
         log.info("deleted %d saved parses of queries no longer configured", pruned)
     return engine
 

@@ -211,24 +211,38 @@ def test_a_large_restart_freezes_the_loaded_trees(
     assert [m.watchlist for m in engine.match(Story(feed="f", title="", link=None, text="Musk"))]
 
 
-def test_parses_of_queries_no_longer_configured_are_deleted_in_time(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Rows stay while they are at most twice the configured queries (or `_PRUNE_FROM`), so
-    a query edited back is not parsed again; past that the others are deleted."""
-    monkeypatch.setattr(queries_module, "_PRUNE_FROM", 4)
+def test_prune_deletes_the_rows_of_queries_not_configured(store: Store) -> None:
     trees = {text: encode(parse_query(text, "w")) for text in QUERIES}  # 7 rows
     store.queries.save(trees, FORMAT)
-    assert store.queries.prune(QUERIES[:4]) == 0  # 7 rows, not over twice 4
-    assert store.queries.load(QUERIES, FORMAT) == trees
+    assert store.queries.count() == 7
     assert store.queries.prune(QUERIES[:2]) == 5
+    assert store.queries.count() == 2
     assert store.queries.load(QUERIES, FORMAT) == {text: trees[text] for text in QUERIES[:2]}
+
+
+def test_parses_are_dropped_only_once_crowded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parses stay while they are at most twice the watched queries (or `_KEPT_AT_LEAST`),
+    so a query edited back is not parsed again; past that the others are dropped."""
+    monkeypatch.setattr(query_module, "_KEPT_AT_LEAST", 4)
+    assert not query_module.crowded(4, 1) and not query_module.crowded(8, 4)
+    assert query_module.crowded(5, 2) and query_module.crowded(9, 4)
+
+
+def test_a_restart_keeps_the_parses_of_removed_queries_until_crowded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_module, "_KEPT_AT_LEAST", 7)
+    store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
+    query_module.forget()
+    compiler.forget()
+    runtime.engine_with_store([Watchlist(name="m", query=QUERIES[1])], [], store)
+    assert store.queries.count() == 7  # 7 rows: not more than `_KEPT_AT_LEAST`
 
 
 def test_a_restart_deletes_the_parses_of_removed_queries(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queries_module, "_PRUNE_FROM", 2)
+    monkeypatch.setattr(query_module, "_KEPT_AT_LEAST", 2)
     store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
     query_module.forget()
     compiler.forget()

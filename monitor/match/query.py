@@ -46,7 +46,17 @@ from monitor.match.convert import convert, positive
 from monitor.match.nodes import Node, Or, Term, decode, encode
 from monitor.match.shapes import Shaped, by_shape
 
-__all__ = ["FORMAT", "forget", "keep", "parse", "parse_query", "parsed", "prime", "terms_query"]
+__all__ = [
+    "FORMAT",
+    "crowded",
+    "forget",
+    "keep",
+    "parse",
+    "parse_query",
+    "parsed",
+    "prime",
+    "terms_query",
+]
 
 _HASH = re.compile(r'[#"](?:(?<=")[^"\\]*(?:\\.[^"\\]*)*"|(?<=#)(?<![\w\\].)(?=["\w]))')
 """A quoted phrase (kept as it is) or a `#` that starts a term (`#Musk`, `#"Elon Musk"`: not
@@ -97,14 +107,20 @@ def parsed(texts: Iterable[str]) -> dict[str, Any]:
     return trees
 
 
+def crowded(kept: int, watched: int) -> bool:
+    """Whether `kept` parses (in this process, or saved in the store) are enough to drop
+    those of queries no longer watched: more than twice the `watched` queries and more than
+    `_KEPT_AT_LEAST`. A daemon whose watchlists are edited for months would otherwise keep
+    every query it ever parsed; until then they stay (a query edited back is not parsed
+    again), and the walk over every parse a drop needs stays rare."""
+    return kept > max(2 * watched, _KEPT_AT_LEAST)
+
+
 def keep(texts: Iterable[str], count: int) -> None:
     """Forget the parses of queries that are not among `texts` (those of the `count`
-    watchlists just compiled) once the cache holds more than twice `count` and more than
-    `_KEPT_AT_LEAST`: a daemon whose watchlists are edited for months would otherwise keep
-    every query it ever parsed, and each term of them (`shapes`). Until then they stay (a
-    watchlist edited back is not parsed again); `texts` is only read for a prune, which
-    walks every parse kept and so is rare."""
-    if len(_cache) <= max(2 * count, _KEPT_AT_LEAST):
+    watchlists just compiled), and each term of them (`shapes`), once they are `crowded`;
+    `texts` is only read then."""
+    if not crowded(len(_cache), count):
         return
     kept = set(texts)
     for text in [text for text in _cache if text not in kept]:

@@ -1,7 +1,8 @@
 """Parsed watchlist queries kept between runs, so a restart does not parse them again.
 
 The rows are a cache: one that is missing, of another format version or unreadable is simply
-parsed again, and those of queries no longer configured are deleted in time (`prune`).
+parsed again, and those of queries no longer configured are deleted in time (`prune`,
+when `runtime` finds them `query.crowded`).
 Queries are keyed by a SHA-256 of their text (a long query would not fit an index entry).
 """
 
@@ -20,10 +21,6 @@ from monitor.store.schema import parsed_queries
 _SCAN_FROM = 5_000
 """Texts from which `ParsedQueries.load` reads every row of the version instead of looking
 the texts up."""
-
-
-_PRUNE_FROM = 1_000
-"""Rows up to which `ParsedQueries.prune` deletes nothing, however few queries are configured."""
 
 
 class ParsedQueries:
@@ -86,17 +83,16 @@ class ParsedQueries:
                     )
                 )
 
-    def prune(self, texts: Collection[str]) -> int:
-        """Delete the rows of queries not among `texts` (those configured now) once the
-        rows are more than twice as many as `texts` and more than `_PRUNE_FROM`: the parses
-        of edited and removed queries would otherwise pile up for as long as the store
-        lives. Until then they stay (a query edited back is not parsed again). Returns the
-        number of rows deleted; a count of the rows is all it costs otherwise."""
+    def count(self) -> int:
         with self._db.transaction() as conn:
-            rows = conn.execute(select(func.count()).select_from(parsed_queries)).scalar_one()
-            if rows <= max(2 * len(texts), _PRUNE_FROM):
-                return 0
-            kept = {_digest(text) for text in texts}
+            return int(conn.execute(select(func.count()).select_from(parsed_queries)).scalar_one())
+
+    def prune(self, texts: Collection[str]) -> int:
+        """Delete the rows of queries not among `texts` (those configured now); returns how
+        many. Reads every row's digest: the caller does it only when the rows are many more
+        than the queries (`query.crowded`)."""
+        kept = {_digest(text) for text in texts}
+        with self._db.transaction() as conn:
             stale = [
                 digest
                 for (digest,) in conn.execute(select(parsed_queries.c.digest))
