@@ -228,25 +228,18 @@ def test_parses_are_dropped_only_once_crowded(monkeypatch: pytest.MonkeyPatch) -
     assert query_module.crowded(5, 2) and query_module.crowded(9, 4)
 
 
-def test_a_restart_keeps_the_parses_of_removed_queries_until_crowded(
+def test_a_restart_deletes_the_parses_of_removed_queries_once_crowded(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(query_module, "_KEPT_AT_LEAST", 7)
     store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
-    query_module.forget()
-    compiler.forget()
-    runtime.engine_with_store([Watchlist(name="m", query=QUERIES[1])], [], store)
-    assert store.queries.count() == 7  # 7 rows: not more than `_KEPT_AT_LEAST`
-
-
-def test_a_restart_deletes_the_parses_of_removed_queries(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(query_module, "_KEPT_AT_LEAST", 2)
-    store.queries.save({text: encode(parse_query(text, "w")) for text in QUERIES}, FORMAT)
-    query_module.forget()
-    compiler.forget()
-    engine = runtime.engine_with_store([Watchlist(name="m", query=QUERIES[1])], [], store)
+    watchlists = [Watchlist(name="m", query=QUERIES[1])]
+    for kept_at_least in (7, 2):  # 7 rows: not more than 7, more than twice 1 and 2
+        monkeypatch.setattr(query_module, "_KEPT_AT_LEAST", kept_at_least)
+        query_module.forget()
+        compiler.forget()
+        engine = runtime.engine_with_store(watchlists, [], store)
+        if kept_at_least == 7:
+            assert store.queries.count() == 7
     assert list(store.queries.load(QUERIES, FORMAT)) == [QUERIES[1]]
     story = Story(feed="f", title="", link=None, text="Musk bei Tesla")
     assert [match.watchlist for match in engine.match(story)] == ["m"]
